@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { Pool, type Dispatcher } from 'undici'
+import pkg from '../package.json' with { type: 'json' }
+import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
+import type { Config } from './config.js'
+import { AppError } from './errors.js'
+import healthRoutes from './health/routes.js'
+import { CircuitBreaker } from './kopokopo/circuit-breaker.js'
+import { KopoKopoClient } from './kopokopo/client.js'
+import { TokenProvider } from './kopokopo/token-provider.js'
+import { Upstream } from './kopokopo/upstream.js'
+import { createMetrics, type Metrics } from './metrics/metrics.js'
+import { LinkCache } from './payment-links/cache.js'
+import paymentLinkRoutes from './payment-links/route.js'
+import { PaymentLinkService } from './payment-links/service.js'
+import accessLog from './plugins/access-log.js'
+import apiKeys from './plugins/api-keys.js'
+import errors from './plugins/errors.js'
+import { clientErrorHandler } from './plugins/client-errors.js'
+import rateLimit from './plugins/rate-limit.js'
+import security from './plugins/security.js'
+import swagger from './plugins/swagger.js'
+
+export interface AppDeps {
+  /** Transport to Kopo Kopo; by default a keep-alive pool owned (and closed) by the app. */
+  dispatcher?: Dispatcher
+  clock?: Clock
+  sleep?: Sleep
+  random?: () => number
+  /** Where log lines go (stdout by default). */
+  logStream?: DestinationStream
+  metrics?: Metrics
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+    cache: LinkCache
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+const MAX_URL_LENGTH = 2048
+// Defence in depth: log lines are built from chosen fields only, but should a
+// request or config object ever be logged, these never are.
+const REDACT = [
+  'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'res.headers["set-cookie"]',
+  '*.clientSecret', '*.client_secret', '*.access_token', '*.accessToken', '*.authorization'
+]
+
+/** The whole service, not listening: the process concerns live in server.ts. */
+export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const { credentials } = config.upstream
+  if (credentials === null) throw new Error('buildApp needs Kopo Kopo credentials (server.ts supplies the simulator\'s)')
+  const clock = deps.clock ?? systemClock
+  const metrics = deps.metrics ?? createMetrics()
+
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
+    // Fastify's request/response pair is replaced by one line (plugins/access-log.ts).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
+    trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
+    // Nothing here takes a request body; refuse big ones before reading them.
+    bodyLimit: 1024,
+    clientErrorHandler
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  app.decorate('metrics', metrics)
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    if (request.url.length > MAX_URL_LENGTH) throw new AppError(414, 'URI_TOO_LONG', 'URI too long', { detail: `Request targets are limited to ${MAX_URL_LENGTH} characters.` })
+  })
+  // No route accepts a body: any body with a media type is answered 415.
+  app.removeAllContentTypeParsers()
+
+  await app.register(security, { corsOrigins: config.corsOrigins })
+  await app.register(apiKeys, { keys: config.apiKeys })
+  await app.register(rateLimit, { ...config.rateLimit, onExceeded: () => metrics.rateLimited.inc() })
+  await app.register(errors)
+  await app.register(accessLog, { metrics })
+  await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
+
+  const dispatcher = deps.dispatcher ?? new Pool(config.upstream.baseUrl, {
+    connections: config.upstream.connections,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: config.upstream.timeoutMs }
+  })
+  if (deps.dispatcher === undefined) app.addHook('onClose', async () => { await dispatcher.close() })
+
+  const breaker = new CircuitBreaker({ ...config.circuit, clock, onStateChange: state => metrics.setCircuit(state) })
+  const upstream = new Upstream({
+    dispatcher,
+    baseUrl: config.upstream.baseUrl,
+    retries: config.upstream.retries,
+    breaker,
+    clock,
+    sleep: deps.sleep ?? systemSleep,
+    random: deps.random ?? Math.random,
+    observe: (call, outcome, seconds) => {
+      metrics.upstreamRequests.inc({ call, outcome })
+      metrics.upstreamDuration.observe({ call, outcome }, seconds)
+    }
+  })
+  const tokens = new TokenProvider({
+    upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
+  })
+  const cache = new LinkCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, clock })
+  app.decorate('cache', cache)
+  const service = new PaymentLinkService({
+    client: new KopoKopoClient(upstream, tokens),
+    cache,
+    clock,
+    config: { ...config.cache, timeoutMs: config.upstream.timeoutMs, linkBaseUrl: config.upstream.linkBaseUrl },
+    onCacheEvent: result => metrics.cacheEvents.inc({ result })
+  })
+
+  let draining = false
+  app.addHook('preClose', async () => { draining = true })
+  await app.register(healthRoutes, { tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs, draining: () => draining })
+  await app.register(paymentLinkRoutes, { service })
+  return app
+}
+
+function hopsTrusted (hops: number) {
+  return (_address: string, hop: number) => hop < hops
+}

@@ -1,0 +1,237 @@
+import { isIP } from 'node:net'
+import Type, { type Static } from 'typebox'
+import Value from 'typebox/value'
+
+// The one description of the environment. Every variable is a string on the
+// way in; TypeBox converts and checks it, and every offending variable is
+// reported at once so an operator fixes the deployment in one go.
+
+const int = (defaultValue: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER, description = '') =>
+  Type.Integer({ default: defaultValue, minimum, maximum, description })
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'development' }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: int(3000, 0, 65535),
+  K2_BASE_URL: Type.String({ default: 'https://sandbox.kopokopo.com' }),
+  K2_CLIENT_ID: Type.Optional(Type.String()),
+  K2_CLIENT_SECRET: Type.Optional(Type.String()),
+  K2_LINK_BASE_URL: Type.Optional(Type.String()),
+  K2_ALLOW_INSECURE_HTTP: Type.Boolean({ default: false }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  CACHE_TTL_MS: int(3000, 0),
+  CACHE_FINAL_TTL_MS: int(300000, 0),
+  CACHE_NOT_FOUND_TTL_MS: int(1000, 0),
+  CACHE_STALE_IF_ERROR_MS: int(30000, 0),
+  CACHE_MAX_ENTRIES: int(10000, 1),
+  CACHE_MAX_BYTES: int(32 * 1024 * 1024, 1024),
+  UPSTREAM_TIMEOUT_MS: int(5000, 1),
+  UPSTREAM_CONNECTIONS: int(32, 1, 1024),
+  UPSTREAM_RETRIES: int(2, 0, 10),
+  CIRCUIT_FAILURE_THRESHOLD: int(5, 1),
+  CIRCUIT_RESET_MS: int(10000, 1),
+  RATE_LIMIT_MAX: int(120, 1),
+  RATE_LIMIT_WINDOW_MS: int(60000, 1),
+  TRUST_PROXY: Type.String({ default: '' }),
+  API_KEYS: Type.String({ default: '' }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  METRICS_PORT: int(9464, 0, 65535),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  SHUTDOWN_TIMEOUT_MS: int(10000, 0)
+})
+export type Env = Static<typeof EnvSchema>
+
+export class ConfigError extends Error {
+  readonly variables: string[]
+  constructor (problems: Map<string, string>) {
+    const lines = [...problems].map(([name, why]) => `  ${name}: ${why}`)
+    super(`Invalid configuration (${problems.size} variable${problems.size === 1 ? '' : 's'}):\n${lines.join('\n')}`)
+    this.name = 'ConfigError'
+    this.variables = [...problems.keys()]
+  }
+}
+
+export type TrustProxy = boolean | number | string[]
+
+export interface Config {
+  nodeEnv: string
+  host: string
+  port: number
+  logLevel: Env['LOG_LEVEL']
+  upstream: {
+    /** `simulator` when no credentials are set outside production. */
+    mode: 'kopokopo' | 'simulator'
+    /** Origin of the Kopo Kopo API, no trailing slash. */
+    baseUrl: string
+    /** Where relative payment-page links are resolved. */
+    linkBaseUrl: string
+    credentials: { clientId: string, clientSecret: string } | null
+    timeoutMs: number
+    connections: number
+    retries: number
+  }
+  cache: {
+    ttlMs: number
+    finalTtlMs: number
+    notFoundTtlMs: number
+    staleIfErrorMs: number
+    maxEntries: number
+    maxBytes: number
+  }
+  circuit: { failureThreshold: number, resetMs: number }
+  rateLimit: { max: number, windowMs: number }
+  trustProxy: TrustProxy
+  apiKeys: string[]
+  corsOrigins: string[] | '*'
+  metrics: { host: string, port: number }
+  shutdownTimeoutMs: number
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+const MIN_API_KEY_LENGTH = 16
+
+/** Reads the environment; throws ConfigError naming every bad variable. */
+export function loadConfig (source: Record<string, string | undefined>): Config {
+  const problems = new Map<string, string>()
+  // Empty strings count as unset, as in most .env conventions.
+  const raw = Object.fromEntries(Object.keys(EnvSchema.properties)
+    .filter(k => source[k] !== undefined && source[k] !== '')
+    .map(k => [k, source[k]]))
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Env
+  // Checked one variable at a time: a whole-object check may stop at the first
+  // failing union, and the operator should hear about every variable at once.
+  for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+    const value = env[name as keyof Env]
+    const [error] = value === undefined ? [] : Value.Errors(schema, value)
+    if (error === undefined) continue
+    const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues
+    const why = allowed === undefined ? error.message : `must be one of ${allowed.join(', ')}`
+    problems.set(name, `${why} (got ${JSON.stringify(raw[name])})`)
+  }
+
+  const baseUrl = parseUpstreamUrl(env, problems)
+  const linkBaseUrl = parseHttpUrl(env.K2_LINK_BASE_URL, 'K2_LINK_BASE_URL', problems) ?? baseUrl
+  const credentials = parseCredentials(env, problems)
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems)
+  const apiKeys = splitList(env.API_KEYS)
+  if (apiKeys.some(k => k.length < MIN_API_KEY_LENGTH || /\s/.test(k))) {
+    problems.set('API_KEYS', `each key must be at least ${MIN_API_KEY_LENGTH} characters without spaces`)
+  }
+  const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS, problems)
+
+  if (problems.size > 0) throw new ConfigError(problems)
+  return {
+    nodeEnv: env.NODE_ENV,
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    upstream: {
+      mode: credentials === null ? 'simulator' : 'kopokopo',
+      baseUrl,
+      linkBaseUrl,
+      credentials,
+      timeoutMs: env.UPSTREAM_TIMEOUT_MS,
+      connections: env.UPSTREAM_CONNECTIONS,
+      retries: env.UPSTREAM_RETRIES
+    },
+    cache: {
+      ttlMs: env.CACHE_TTL_MS,
+      finalTtlMs: env.CACHE_FINAL_TTL_MS,
+      notFoundTtlMs: env.CACHE_NOT_FOUND_TTL_MS,
+      staleIfErrorMs: env.CACHE_STALE_IF_ERROR_MS,
+      maxEntries: env.CACHE_MAX_ENTRIES,
+      maxBytes: env.CACHE_MAX_BYTES
+    },
+    circuit: { failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD, resetMs: env.CIRCUIT_RESET_MS },
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    trustProxy,
+    apiKeys,
+    corsOrigins,
+    metrics: { host: env.METRICS_HOST ?? env.HOST, port: env.METRICS_PORT },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
+  }
+}
+
+function splitList (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+function parseHttpUrl (value: string | undefined, name: string, problems: Map<string, string>): string | undefined {
+  if (value === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    problems.set(name, `not a URL (got ${JSON.stringify(value)})`)
+    return undefined
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.set(name, `must be an http(s) URL (got ${url.protocol})`)
+    return undefined
+  }
+  // Kopo Kopo lives at the root of its host; a trailing slash or path would
+  // produce URLs such as `//api/v2`, so only the origin is kept.
+  return url.origin
+}
+
+function parseUpstreamUrl (env: Env, problems: Map<string, string>): string {
+  const origin = parseHttpUrl(env.K2_BASE_URL, 'K2_BASE_URL', problems)
+  if (origin === undefined) return ''
+  const url = new URL(origin)
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !env.K2_ALLOW_INSECURE_HTTP) {
+    problems.set('K2_BASE_URL', 'plain http:// would send the client secret and tokens unencrypted; use https://, ' +
+      'or set K2_ALLOW_INSECURE_HTTP=true for a trusted private network such as a local simulator')
+  }
+  return origin
+}
+
+function parseCredentials (env: Env, problems: Map<string, string>): Config['upstream']['credentials'] {
+  const { K2_CLIENT_ID: id, K2_CLIENT_SECRET: secret } = env
+  if (id !== undefined && secret !== undefined) return { clientId: id, clientSecret: secret }
+  if (id !== undefined || secret !== undefined) {
+    problems.set(id === undefined ? 'K2_CLIENT_ID' : 'K2_CLIENT_SECRET', 'must be set together with ' +
+      (id === undefined ? 'K2_CLIENT_SECRET' : 'K2_CLIENT_ID'))
+  } else if (env.NODE_ENV === 'production') {
+    const why = 'required when NODE_ENV=production (the built-in simulator only runs outside production)'
+    problems.set('K2_CLIENT_ID', why)
+    problems.set('K2_CLIENT_SECRET', why)
+  }
+  return null
+}
+
+function parseTrustProxy (value: string, problems: Map<string, string>): TrustProxy {
+  const v = value.trim().toLowerCase()
+  if (v === '' || v === 'false') return false
+  if (v === 'true') return true
+  if (/^\d+$/.test(v)) return Number(v)
+  const entries = splitList(value)
+  const bad = entries.filter(e => !isAddressOrCidr(e))
+  if (bad.length > 0) {
+    problems.set('TRUST_PROXY', `expected false, true, a hop count, or addresses/CIDRs; not understood: ${bad.join(', ')}`)
+  }
+  return entries
+}
+
+function isAddressOrCidr (entry: string): boolean {
+  const [address = '', bits, extra] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || extra !== undefined) return false
+  if (bits === undefined) return true
+  return /^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
+}
+
+function parseCorsOrigins (value: string, problems: Map<string, string>): Config['corsOrigins'] {
+  const entries = splitList(value)
+  if (entries.length === 1 && entries[0] === '*') return '*'
+  const bad = entries.filter(e => {
+    try {
+      return new URL(e).origin !== e
+    } catch {
+      return true
+    }
+  })
+  if (bad.length > 0) {
+    problems.set('CORS_ORIGINS', `expected * or exact origins such as https://shop.example; not understood: ${bad.join(', ')}`)
+  }
+  return entries
+}

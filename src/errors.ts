@@ -1,0 +1,125 @@
+// Typed errors carry their HTTP status and a stable code; one handler
+// (src/plugins/problem.ts) turns them into RFC 9457 problem details. The
+// `detail` is written for the caller: it never holds upstream bodies, tokens,
+// secrets or stack traces.
+
+export interface AppErrorOptions {
+  detail?: string
+  /** Seconds the caller should wait before trying again (sets Retry-After). */
+  retryAfter?: number
+  /** What Kopo Kopo answered, for Cache-Status and logs; never sent raw. */
+  upstreamStatus?: number
+  cause?: unknown
+}
+
+export class AppError extends Error {
+  readonly statusCode: number
+  readonly code: string
+  readonly title: string
+  readonly detail: string
+  readonly retryAfter: number | undefined
+  readonly upstreamStatus: number | undefined
+
+  constructor (statusCode: number, code: string, title: string, options: AppErrorOptions = {}) {
+    super(options.detail ?? title, { cause: options.cause })
+    this.name = new.target.name
+    this.statusCode = statusCode
+    this.code = code
+    this.title = title
+    this.detail = options.detail ?? title
+    this.retryAfter = options.retryAfter
+    this.upstreamStatus = options.upstreamStatus
+  }
+
+  /** The problem `type` URI: stable, documented in the OpenAPI document. */
+  get type (): string {
+    return `urn:k2-bff:problem:${this.code.toLowerCase().replaceAll('_', '-')}`
+  }
+}
+
+export class InvalidIdError extends AppError {
+  constructor (detail = 'The payment link id must be a UUID.') {
+    super(400, 'INVALID_ID', 'Invalid payment link id', { detail })
+  }
+}
+
+export class LinkNotFoundError extends AppError {
+  constructor (id: string) {
+    super(404, 'LINK_NOT_FOUND', 'Payment link not found', {
+      detail: `Kopo Kopo has no payment link with id ${id}.`,
+      upstreamStatus: 404
+    })
+  }
+}
+
+/** Kopo Kopo answered, but not with something we can use. */
+export class UpstreamBadResponseError extends AppError {
+  constructor (detail: string, options: Omit<AppErrorOptions, 'detail'> = {}) {
+    super(502, 'UPSTREAM_BAD_RESPONSE', 'Kopo Kopo answered wrongly', { ...options, detail })
+  }
+}
+
+/** Kopo Kopo refused our client credentials: an operator must fix the configuration. */
+export class UpstreamAuthError extends AppError {
+  constructor (upstreamStatus: number) {
+    super(502, 'UPSTREAM_AUTH_REJECTED', 'Kopo Kopo rejected the service credentials', {
+      detail: 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.',
+      upstreamStatus
+    })
+  }
+}
+
+export class UpstreamTimeoutError extends AppError {
+  constructor (timeoutMs: number) {
+    super(504, 'UPSTREAM_TIMEOUT', 'Kopo Kopo did not answer in time', {
+      detail: `Kopo Kopo did not answer within ${timeoutMs} ms.`
+    })
+  }
+}
+
+/** Upstream is known to be down or throttling us: try again later. */
+export class UpstreamUnavailableError extends AppError {
+  constructor (detail: string, retryAfter: number, upstreamStatus?: number) {
+    super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', {
+      detail,
+      retryAfter,
+      ...(upstreamStatus === undefined ? {} : { upstreamStatus })
+    })
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor (detail: string) {
+    super(401, 'UNAUTHORIZED', 'Unauthorized', { detail })
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor (retryAfter: number) {
+    super(429, 'RATE_LIMITED', 'Too many requests', {
+      detail: `Request budget used up; try again in ${retryAfter} s.`,
+      retryAfter
+    })
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor (method: string, path: string) {
+    super(404, 'NOT_FOUND', 'Not found', { detail: `No route for ${method} ${path}.` })
+  }
+}
+
+export class MethodNotAllowedError extends AppError {
+  readonly allow: string
+  constructor (method: string, allow: string) {
+    super(405, 'METHOD_NOT_ALLOWED', 'Method not allowed', { detail: `${method} is not allowed here; use ${allow}.` })
+    this.allow = allow
+  }
+}
+
+/** True for upstream failures during which a stale cached answer beats an error. */
+export function isUpstreamOutage (err: unknown): boolean {
+  return err instanceof UpstreamTimeoutError ||
+    err instanceof UpstreamUnavailableError ||
+    (err instanceof UpstreamBadResponseError && (err.upstreamStatus === undefined || err.upstreamStatus >= 500))
+}

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { Deadline } from '../kopokopo/deadline.js'
+import type { TokenProvider } from '../kopokopo/token-provider.js'
+
+export interface HealthOptions {
+  tokens: TokenProvider
+  upstream: 'kopokopo' | 'simulator'
+  timeoutMs: number
+  /** True once shutdown has begun: the load balancer should stop sending traffic. */
+  draining: () => boolean
+}
+
+const Readiness = Type.Object({
+  status: Type.Enum(['ok', 'unavailable']),
+  upstream: Type.Enum(['kopokopo', 'simulator'])
+})
+
+const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
+  app.get('/health/live', {
+    schema: {
+      summary: 'Liveness: the process is running',
+      tags: ['health'],
+      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/health/ready', {
+    schema: {
+      summary: 'Readiness: an access token is held or can be obtained',
+      tags: ['health'],
+      response: { 200: Readiness, 503: Readiness }
+    }
+  }, async (_request, reply) => {
+    const ready = !options.draining() && await canGetToken(options)
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
+  })
+}
+
+async function canGetToken ({ tokens, timeoutMs }: HealthOptions): Promise<boolean> {
+  if (tokens.holdsToken) return true
+  try {
+    await tokens.get(new Deadline(timeoutMs))
+    return true
+  } catch {
+    return false
+  }
+}
+
+export default healthRoutes

@@ -1,0 +1,49 @@
+import Type, { type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+
+// What Kopo Kopo sends, as far as it publishes it. These schemas are lenient
+// where its own documents disagree (amount as string or number, link status
+// under two names, errors of any shape) and strict only about what the service
+// needs in order to answer; everything else passes through unread.
+
+const NullableString = Type.Union([Type.String(), Type.Null()])
+
+export const TokenResponse = Type.Object({
+  access_token: Type.String({ minLength: 1 }),
+  token_type: Type.Optional(Type.String()),
+  expires_in: Type.Number({ exclusiveMinimum: 0 }),
+  // An ISO string in some answers, a number in others; unused.
+  created_at: Type.Optional(Type.Unknown())
+})
+export type TokenResponse = Static<typeof TokenResponse>
+
+export const PaymentLinkAttributes = Type.Object({
+  status: Type.String(),
+  created_at: Type.String(),
+  till_name: Type.Optional(NullableString),
+  till_number: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()])),
+  payment_reference: Type.Optional(NullableString),
+  currency: Type.String(),
+  amount: Type.Union([Type.String(), Type.Number()]),
+  note: Type.Optional(NullableString),
+  payment_link: Type.Optional(Type.Union([Type.Null(), Type.Object({
+    payment_link_status: Type.Optional(NullableString),
+    status: Type.Optional(NullableString),
+    expires_at: Type.Optional(NullableString),
+    link: Type.Optional(NullableString)
+  })])),
+  errors: Type.Optional(Type.Unknown())
+})
+
+export const PaymentLinkResponse = Type.Object({
+  data: Type.Object({
+    id: Type.String(),
+    type: Type.Optional(Type.String()),
+    attributes: PaymentLinkAttributes
+  })
+})
+export type PaymentLinkResponse = Static<typeof PaymentLinkResponse>
+
+// Compiled once at import: checking an upstream answer is on every cache miss.
+export const checkTokenResponse = Compile(TokenResponse)
+export const checkPaymentLinkResponse = Compile(PaymentLinkResponse)

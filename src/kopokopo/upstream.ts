@@ -1,0 +1,170 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import type { Dispatcher } from 'undici'
+import type { Clock, Sleep } from '../clock.js'
+import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { CircuitOpenError, type CircuitBreaker } from './circuit-breaker.js'
+import type { Deadline } from './deadline.js'
+import { backoffMs, parseRetryAfterMs } from './retry.js'
+
+/** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export type UpstreamCall = 'token' | 'status'
+export type UpstreamOutcome = 'ok' | 'not_found' | 'unauthorized' | 'client_error' | 'server_error' |
+  'rate_limited' | 'timeout' | 'network_error' | 'too_large'
+
+export interface UpstreamResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+  /** Milliseconds spent on the final attempt. */
+  durationMs: number
+}
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST'
+  path: string
+  headers: Record<string, string>
+  body?: string
+}
+
+export interface UpstreamOptions {
+  dispatcher: Dispatcher
+  baseUrl: string
+  retries: number
+  breaker: CircuitBreaker
+  clock: Clock
+  sleep: Sleep
+  random: () => number
+  observe?: (call: UpstreamCall, outcome: UpstreamOutcome, seconds: number) => void
+}
+
+// Retried: the statuses Kopo Kopo (or a proxy in front of it) uses for
+// passing trouble. Other 4xx are our request's fault and would fail again.
+const RETRYABLE = new Set([429, 500, 502, 503, 504])
+
+/**
+ * Sends one logical request to Kopo Kopo: attempts with jittered backoff
+ * inside the caller's deadline, each attempt gated and scored by the circuit
+ * breaker. Resolves with the last answer (any status) or throws a typed error
+ * when there is no answer worth reading.
+ */
+export class Upstream {
+  readonly #o: UpstreamOptions
+
+  constructor (options: UpstreamOptions) {
+    this.#o = options
+  }
+
+  async send (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse> {
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.#attempt(call, request, deadline)
+      const retryable = result instanceof Error ? result.retryable : RETRYABLE.has(result.status)
+      if (!retryable) return unwrap(result)
+
+      const retryAfterMs = result instanceof Error ? undefined : parseRetryAfterMs(result.headers['retry-after'], this.#o.clock.now())
+      const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
+      if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
+        if (!(result instanceof Error) && result.status === 429) {
+          throw new UpstreamUnavailableError('Kopo Kopo is throttling requests.', Math.ceil((retryAfterMs ?? 1000) / 1000), 429)
+        }
+        return unwrap(result)
+      }
+      try {
+        await this.#o.sleep(waitMs, deadline.signal)
+      } catch {
+        throw new UpstreamTimeoutError(deadline.timeoutMs)
+      }
+    }
+  }
+
+  async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse | AttemptError> {
+    try {
+      this.#o.breaker.acquire()
+    } catch (err) {
+      if (!(err instanceof CircuitOpenError)) throw err
+      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', Math.max(1, Math.ceil(err.retryAfterMs / 1000)))
+    }
+    const started = performance.now()
+    const seconds = () => (performance.now() - started) / 1000
+    let response: UpstreamResponse
+    try {
+      response = await this.#request(request, deadline, started)
+    } catch (err) {
+      this.#o.breaker.failure()
+      if (deadline.expired) {
+        this.#o.observe?.(call, 'timeout', seconds())
+        throw new UpstreamTimeoutError(deadline.timeoutMs)
+      }
+      if (err instanceof TooLargeError) {
+        this.#o.observe?.(call, 'too_large', seconds())
+        return new AttemptError('Kopo Kopo sent an oversized answer.', false, err.status)
+      }
+      this.#o.observe?.(call, 'network_error', seconds())
+      return new AttemptError('Kopo Kopo could not be reached.', true)
+    }
+    const outcome = classify(response.status)
+    if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure()
+    else this.#o.breaker.success()
+    this.#o.observe?.(call, outcome, seconds())
+    return response
+  }
+
+  async #request (request: UpstreamRequest, deadline: Deadline, started: number): Promise<UpstreamResponse> {
+    const remaining = Math.max(1, Math.floor(deadline.remaining()))
+    const { statusCode, headers, body } = await this.#o.dispatcher.request({
+      origin: this.#o.baseUrl,
+      path: request.path,
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      signal: deadline.signal,
+      headersTimeout: remaining,
+      bodyTimeout: remaining
+    })
+    const declared = Number(headers['content-length'])
+    if (declared > MAX_BODY_BYTES) {
+      body.destroy()
+      throw new TooLargeError(statusCode)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length
+      if (size > MAX_BODY_BYTES) {
+        body.destroy()
+        throw new TooLargeError(statusCode)
+      }
+      chunks.push(chunk as Buffer)
+    }
+    return { status: statusCode, headers, body: Buffer.concat(chunks, size), durationMs: performance.now() - started }
+  }
+}
+
+function classify (status: number): UpstreamOutcome {
+  if (status < 400) return 'ok'
+  if (status === 401) return 'unauthorized'
+  if (status === 404) return 'not_found'
+  if (status === 429) return 'rate_limited'
+  if (status >= 500) return 'server_error'
+  return 'client_error'
+}
+
+class TooLargeError extends Error {
+  constructor (readonly status: number) {
+    super('upstream body too large')
+  }
+}
+
+/** A failed attempt that produced no usable answer; thrown once retries are spent. */
+class AttemptError extends Error {
+  constructor (message: string, readonly retryable: boolean, readonly status?: number) {
+    super(message)
+  }
+}
+
+function unwrap (result: UpstreamResponse | AttemptError): UpstreamResponse {
+  if (!(result instanceof AttemptError)) return result
+  throw new UpstreamBadResponseError(result.message, result.status === undefined ? {} : { upstreamStatus: result.status })
+}

@@ -1,0 +1,72 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { CircuitState } from '../kopokopo/circuit-breaker.js'
+
+const PREFIX = 'k2bff_'
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
+
+/**
+ * Every metric lives in a registry owned by one app instance (no global
+ * registry), so tests and several apps in one process never collide.
+ */
+export function createMetrics (options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
+  const registry = new Registry()
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  const metrics = {
+    registry,
+    httpRequests: new Counter({
+      name: `${PREFIX}http_requests_total`,
+      help: 'HTTP requests answered, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers
+    }),
+    httpDuration: new Histogram({
+      name: `${PREFIX}http_request_duration_seconds`,
+      help: 'Time to answer HTTP requests, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    cacheEvents: new Counter({
+      name: `${PREFIX}cache_events_total`,
+      help: 'Payment link cache lookups, by result (hit, miss, stale, collapsed).',
+      labelNames: ['result'],
+      registers
+    }),
+    upstreamRequests: new Counter({
+      name: `${PREFIX}upstream_requests_total`,
+      help: 'Attempts sent to Kopo Kopo, by call (token, status) and outcome.',
+      labelNames: ['call', 'outcome'],
+      registers
+    }),
+    upstreamDuration: new Histogram({
+      name: `${PREFIX}upstream_request_duration_seconds`,
+      help: 'Duration of attempts sent to Kopo Kopo, by call and outcome.',
+      labelNames: ['call', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers
+    }),
+    tokenFetches: new Counter({
+      name: `${PREFIX}token_fetches_total`,
+      help: 'Access token fetches started (each may take several attempts).',
+      registers
+    }),
+    circuitState: new Gauge({
+      name: `${PREFIX}circuit_state`,
+      help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open.',
+      registers
+    }),
+    rateLimited: new Counter({
+      name: `${PREFIX}rate_limited_total`,
+      help: 'Requests refused with 429 by the per-client rate limit.',
+      registers
+    }),
+    setCircuit (state: CircuitState): void {
+      metrics.circuitState.set(CIRCUIT_VALUE[state])
+    }
+  }
+  metrics.circuitState.set(0)
+  return metrics
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../clock.js'
+
+/** A payment link answer kept ready to send: the bytes and their ETag are computed once. */
+export interface FoundEntry {
+  found: true
+  body: Buffer
+  etag: string
+  freshUntil: number
+  /** Past freshness, kept only to answer when Kopo Kopo is failing (stale-if-error). */
+  staleUntil: number
+}
+
+export interface NotFoundEntry {
+  found: false
+  freshUntil: number
+  staleUntil: number
+}
+
+export type CacheEntry = FoundEntry | NotFoundEntry
+
+export interface LinkCacheOptions {
+  maxEntries: number
+  maxBytes: number
+  clock: Clock
+}
+
+// Per-entry bookkeeping (key, entry object, LRU slots) on top of the body bytes,
+// so that a flood of tiny 404 entries is bounded by bytes too.
+const ENTRY_OVERHEAD_BYTES = 200
+
+/**
+ * An LRU bounded by entry count and by bytes. Expiry is checked against the
+ * injected clock on read; an entry is dropped once past its stale window.
+ */
+export class LinkCache {
+  readonly #lru: LRUCache<string, CacheEntry>
+  readonly #clock: Clock
+
+  constructor (options: LinkCacheOptions) {
+    this.#clock = options.clock
+    this.#lru = new LRUCache<string, CacheEntry>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: entry => ENTRY_OVERHEAD_BYTES + (entry.found ? entry.body.length + entry.etag.length : 0)
+    })
+  }
+
+  /** The entry, fresh or stale; undefined once past its stale window. */
+  get (id: string): CacheEntry | undefined {
+    const entry = this.#lru.get(id)
+    if (entry !== undefined && this.#clock.now() >= entry.staleUntil) {
+      this.#lru.delete(id)
+      return undefined
+    }
+    return entry
+  }
+
+  set (id: string, entry: CacheEntry): void {
+    this.#lru.set(id, entry)
+  }
+
+  get size (): number {
+    return this.#lru.size
+  }
+
+  get bytes (): number {
+    return this.#lru.calculatedSize
+  }
+}
+
+/** A strong validator for the exact bytes served. */
+export function etagFor (body: Buffer): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
+}

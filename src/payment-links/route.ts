@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { problemResponses } from '../problem.js'
+import { PaymentLinkParams } from './schema.js'
+import type { PaymentLinkService } from './service.js'
+
+const header = (description: string) => ({ schema: { type: 'string' }, description })
+const COMMON_HEADERS = {
+  'X-Request-Id': header('The caller\'s X-Request-Id when well-formed, else a generated one.'),
+  'Cache-Status': header('RFC 9211 cache status, e.g. `k2-bff; hit; ttl=2`.')
+}
+
+export const paymentLinkRouteSchema = {
+  summary: 'Status of a payment link',
+  description: 'Whether a Kopo Kopo payment link is still payable, paid, expired or cancelled. Answers are ' +
+    'cached briefly (final states longer) and carry an ETag: send it back as If-None-Match to get a 304.',
+  operationId: 'getPaymentLink',
+  tags: ['payment-links'],
+  params: PaymentLinkParams,
+  headers: Type.Object({
+    'if-none-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer.' })),
+    'x-request-id': Type.Optional(Type.String({ description: 'Your id for this request (`^[A-Za-z0-9._:-]{1,128}$`), echoed back.' }))
+  }),
+  response: {
+    200: {
+      description: 'The link\'s current status.',
+      headers: {
+        ...COMMON_HEADERS,
+        ETag: header('Validator of this answer.'),
+        'Cache-Control': header('`private, max-age=<seconds this answer stays fresh>`.')
+      },
+      content: { 'application/json': { schema: Type.Ref('PaymentLink') } }
+    },
+    304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', headers: COMMON_HEADERS },
+    ...problemResponses({
+      400: 'The id is not a UUID.',
+      401: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
+      404: 'Kopo Kopo has no payment link with this id.',
+      429: 'Too many requests from this client; see Retry-After.',
+      502: 'Kopo Kopo answered wrongly (5xx, malformed answer, or it rejected the service credentials).',
+      503: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached; see Retry-After.',
+      504: 'Kopo Kopo did not answer in time.'
+    })
+  }
+}
+
+/** Weak comparison (RFC 9110 §13.1.2): `W/` prefixes and lists match, as does `*`. */
+export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false
+  if (ifNoneMatch.trim() === '*') return true
+  return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
+}
+
+const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
+  app.get('/payment-links/:id', {
+    schema: paymentLinkRouteSchema,
+    preHandler: app.requireApiKey
+  }, async (request, reply) => {
+    const answer = await service.get(request.params.id.toLowerCase())
+    reply.header('cache-status', answer.cacheStatus)
+    request.upstream = answer.upstream ?? null
+    if ('error' in answer) throw answer.error
+    reply
+      .header('etag', answer.entry.etag)
+      .header('cache-control', `private, max-age=${answer.maxAge}`)
+    if (matchesEtag(request.headers['if-none-match'], answer.entry.etag)) return reply.code(304).send()
+    return reply.type('application/json; charset=utf-8').send(answer.entry.body)
+  })
+}
+
+export default paymentLinkRoutes

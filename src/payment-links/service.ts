@@ -1,0 +1,140 @@
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import {
+  AppError, LinkNotFoundError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
+} from '../errors.js'
+import type { KopoKopoClient } from '../kopokopo/client.js'
+import { Deadline } from '../kopokopo/deadline.js'
+import { etagFor, type CacheEntry, type FoundEntry, type LinkCache } from './cache.js'
+import { toPaymentLink } from './map.js'
+import { FINAL_STATES } from './schema.js'
+
+export type CacheEvent = 'hit' | 'miss' | 'stale' | 'collapsed'
+
+/** What one upstream exchange looked like, for the access log. */
+export interface UpstreamTrace {
+  status: number | undefined
+  durationMs: number
+}
+
+export type LinkAnswer =
+  | { entry: FoundEntry, maxAge: number, cacheStatus: string, upstream?: UpstreamTrace }
+  | { error: Error, cacheStatus: string, upstream?: UpstreamTrace }
+
+type Flight = { entry: CacheEntry, stored: boolean, upstream: UpstreamTrace } | { error: Error, upstream?: UpstreamTrace }
+
+export interface PaymentLinkServiceOptions {
+  client: KopoKopoClient
+  cache: LinkCache
+  clock: Clock
+  config: Config['cache'] & { timeoutMs: number, linkBaseUrl: string }
+  onCacheEvent?: (event: CacheEvent) => void
+}
+
+// RFC 9211 Cache-Status, naming this service as the cache.
+const CACHE_NAME = 'k2-bff'
+
+/**
+ * Answers from cache when fresh; otherwise one upstream call per id at a time,
+ * however many requests wait for it. When Kopo Kopo fails, a recently expired
+ * answer is better for a polling checkout page than an error.
+ */
+export class PaymentLinkService {
+  readonly #o: PaymentLinkServiceOptions
+  readonly #inflight = new Map<string, Promise<Flight>>()
+
+  constructor (options: PaymentLinkServiceOptions) {
+    this.#o = options
+  }
+
+  /** `id` must already be a validated, lowercase UUID. */
+  async get (id: string): Promise<LinkAnswer> {
+    const { cache, clock, onCacheEvent } = this.#o
+    const cached = cache.get(id)
+    if (cached !== undefined && clock.now() < cached.freshUntil) {
+      onCacheEvent?.('hit')
+      const ttl = Math.floor((cached.freshUntil - clock.now()) / 1000)
+      const cacheStatus = `${CACHE_NAME}; hit; ttl=${ttl}`
+      return cached.found ? { entry: cached, maxAge: ttl, cacheStatus } : { error: new LinkNotFoundError(id), cacheStatus }
+    }
+
+    let flight = this.#inflight.get(id)
+    const collapsed = flight !== undefined
+    if (flight === undefined) {
+      flight = this.#fetch(id).finally(() => this.#inflight.delete(id))
+      this.#inflight.set(id, flight)
+    }
+    onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
+    const result = await flight
+
+    if ('error' in result) {
+      if (cached?.found === true && isUpstreamOutage(result.error)) {
+        onCacheEvent?.('stale')
+        const age = Math.ceil((clock.now() - cached.freshUntil) / 1000)
+        return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
+      }
+      return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
+    }
+
+    const how = collapsed ? 'collapsed' : result.stored ? 'stored' : ''
+    const { entry } = result
+    if (!entry.found) {
+      return { error: new LinkNotFoundError(id), cacheStatus: join(`${CACHE_NAME}; fwd=miss; fwd-status=404`, how), upstream: result.upstream }
+    }
+    const maxAge = Math.max(0, Math.floor((entry.freshUntil - clock.now()) / 1000))
+    return { entry, maxAge, cacheStatus: join(`${CACHE_NAME}; fwd=miss`, how), upstream: result.upstream }
+  }
+
+  async #fetch (id: string): Promise<Flight> {
+    const { client, cache, clock, config } = this.#o
+    const deadline = new Deadline(config.timeoutMs)
+    try {
+      const lookup = await client.getPaymentLink(id, deadline)
+      const upstream = { status: lookup.upstream.status, durationMs: lookup.upstream.durationMs }
+      const now = clock.now()
+      if (!lookup.found) {
+        const entry = { found: false as const, freshUntil: now + config.notFoundTtlMs, staleUntil: now + config.notFoundTtlMs }
+        return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream }
+      }
+      const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
+      let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
+      if (link.state === 'active' && link.expiresAt !== null) {
+        // Stop serving `active` the moment the link expires.
+        ttl = Math.max(0, Math.min(ttl, Date.parse(link.expiresAt) - now))
+      }
+      const body = Buffer.from(JSON.stringify(link))
+      const entry: FoundEntry = {
+        found: true,
+        body,
+        etag: etagFor(body),
+        freshUntil: now + ttl,
+        staleUntil: now + ttl + config.staleIfErrorMs
+      }
+      return { entry, stored: store(cache, id, entry, ttl), upstream }
+    } catch (error) {
+      const status = error instanceof AppError ? error.upstreamStatus : undefined
+      return {
+        error: error as Error,
+        upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() }
+      }
+    }
+  }
+}
+
+function store (cache: LinkCache, id: string, entry: CacheEntry, ttl: number): boolean {
+  // A TTL of 0 turns caching off for that kind of answer.
+  if (ttl <= 0) return false
+  cache.set(id, entry)
+  return true
+}
+
+function join (base: string, param: string): string {
+  return param === '' ? base : `${base}; ${param}`
+}
+
+function forwardDetail (error: Error): string {
+  if (error instanceof AppError && error.upstreamStatus !== undefined) return `fwd-status=${error.upstreamStatus}`
+  if (error instanceof UpstreamTimeoutError) return 'detail=timeout'
+  if (error instanceof UpstreamUnavailableError) return 'detail=circuit-open'
+  return 'detail=connection-error'
+}

@@ -1,0 +1,55 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { UnauthorizedError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Short, non-reversible id of the API key used, when it was valid. */
+    apiKeyId: string | null
+  }
+  interface FastifyInstance {
+    /** preHandler for routes that need a key when keys are configured. */
+    requireApiKey: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+/**
+ * Optional API keys. Only their SHA-256 digests stay in memory, and a
+ * presented key is compared against every digest in constant time, so neither
+ * memory dumps nor response timing give a key away.
+ */
+export default fp(async function apiKeysPlugin (app: FastifyInstance, options: { keys: string[] }) {
+  const digests = options.keys.map(sha256)
+  const enabled = digests.length > 0
+  app.decorateRequest('apiKeyId', null)
+
+  // Identify early (onRequest) so the rate limit can key on the API key; refuse
+  // later, in requireApiKey, so that wrong keys still count against the IP.
+  app.addHook('onRequest', async (request) => {
+    if (!enabled) return
+    const presented = presentedKey(request)
+    if (presented === undefined) return
+    const digest = sha256(presented)
+    let match = false
+    for (const known of digests) match = timingSafeEqual(known, digest) || match
+    if (match) request.apiKeyId = digest.toString('hex').slice(0, 16)
+  })
+
+  app.decorate('requireApiKey', async (request: FastifyRequest) => {
+    if (!enabled || request.apiKeyId !== null) return
+    throw new UnauthorizedError(presentedKey(request) === undefined
+      ? 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'
+      : 'The API key is not valid.')
+  })
+}, { name: 'api-keys' })
+
+function presentedKey (request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key']
+  if (typeof header === 'string' && header !== '') return header
+  const auth = request.headers.authorization
+  const match = auth === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(auth)
+  return match?.[1]
+}

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { PROBLEM_CONTENT_TYPE } from '../problem.js'
+
+// What Node's HTTP parser refuses before any route sees it. A request id is
+// made up here because there is no request object to carry one.
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request header fields too large'],
+  HPE_URI_TOO_LONG: [414, 'URI too long'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout']
+}
+
+/**
+ * Fastify's clientErrorHandler: answers malformed requests with a problem
+ * document when the socket can still take one, and logs at debug only, so a
+ * scanner cannot flood the logs with parser stack traces.
+ */
+export function clientErrorHandler (this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
+  const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
+  this.log.debug({ code: err.code, status }, 'client error')
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const requestId = randomUUID()
+  const body = JSON.stringify({
+    type: `urn:k2-bff:problem:http-${status}`,
+    title,
+    status,
+    detail: 'The HTTP request could not be read.',
+    requestId
+  })
+  socket.end(`HTTP/1.1 ${status} ${title}\r\n` +
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Request-Id: ${requestId}\r\n` +
+    'Connection: close\r\n\r\n' + body)
+}

@@ -1,0 +1,38 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
+
+// Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
+const KNOWN_PATHS = [/^\/payment-links\/[^/]+$/, /^\/health\/(live|ready)$/, /^\/openapi\.json$/]
+
+export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
+
+/**
+ * The one place where errors become answers: RFC 9457 problem+json, with the
+ * headers the error implies. Our own 5xx say what failed upstream without its
+ * body; anything unexpected is logged with its stack and answered blandly.
+ */
+export default fp(async function errorsPlugin (app: FastifyInstance) {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const error = err.validation !== undefined && err.validationContext === 'params'
+      ? new InvalidIdError()
+      : err
+    const status = statusOf(error)
+    if (!(error instanceof AppError) && status >= 500) {
+      request.log.error({ err: error }, 'unexpected error')
+    } else if (status >= 500) {
+      request.log.warn({ code: (error as AppError).code, upstreamStatus: (error as AppError).upstreamStatus }, error.message)
+    }
+    if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+    if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
+    if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
+    return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))
+  })
+
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
+    const path = request.url.split('?', 1)[0] ?? ''
+    if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
+    throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
+  })
+}, { name: 'errors', dependencies: ['@fastify/rate-limit'] })

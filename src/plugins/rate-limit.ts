@@ -1,0 +1,30 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { RateLimitedError } from '../errors.js'
+
+export interface RateLimitOptions {
+  max: number
+  windowMs: number
+  onExceeded?: () => void
+}
+
+// Probes, the API document and its viewer never count against a budget.
+const EXEMPT = /^\/(health\/|openapi\.json|docs(\/|$|\?))/
+
+/**
+ * Per-client budget: by API key when a valid one was presented, otherwise by
+ * IP. The IP is Fastify's request.ip, which honours X-Forwarded-For only from
+ * proxies trusted through TRUST_PROXY, so a spoofed header changes nothing.
+ */
+export default fp(async function rateLimitPlugin (app: FastifyInstance, options: RateLimitOptions) {
+  await app.register(rateLimit, {
+    global: true,
+    max: options.max,
+    timeWindow: options.windowMs,
+    keyGenerator: (request: FastifyRequest) => request.apiKeyId === null ? `ip:${request.ip}` : `key:${request.apiKeyId}`,
+    allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
+    onExceeded: () => options.onExceeded?.(),
+    errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000)))
+  })
+}, { name: 'rate-limit', dependencies: ['api-keys'] })

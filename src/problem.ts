@@ -1,0 +1,59 @@
+import Type, { type Static } from 'typebox'
+import { AppError } from './errors.js'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+// RFC 9457 problem details, with the request id as an extension member so a
+// caller can quote it to support.
+export const Problem = Type.Object({
+  type: Type.String({ description: 'A URI naming the kind of problem; stable across releases.' }),
+  title: Type.String({ description: 'Short summary of the kind of problem.' }),
+  status: Type.Integer({ description: 'The HTTP status code.' }),
+  detail: Type.String({ description: 'What went wrong with this request, for a human.' }),
+  requestId: Type.String({ description: 'The X-Request-Id of this request.' })
+}, { $id: 'Problem', description: 'An RFC 9457 problem details document.' })
+export type Problem = Static<typeof Problem>
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Unauthorized',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Request body too large',
+  414: 'URI too long',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  431: 'Request header fields too large',
+  500: 'Internal server error',
+  502: 'Kopo Kopo answered wrongly',
+  503: 'Service unavailable',
+  504: 'Kopo Kopo did not answer in time'
+}
+
+/**
+ * The problem document for any error. Our own AppErrors say what happened; any
+ * other 4xx (Fastify's own: bad media type, body too large) keeps its message;
+ * anything else is a bug, and its details stay in the log.
+ */
+export function toProblem (err: unknown, requestId: string): Problem {
+  if (err instanceof AppError) {
+    return { type: err.type, title: err.title, status: err.statusCode, detail: err.detail, requestId }
+  }
+  const status = statusOf(err)
+  const title = STATUS_TEXT[status] ?? 'Request failed'
+  const detail = status < 500 && err instanceof Error ? err.message : 'An unexpected error occurred; it has been logged.'
+  return { type: status < 500 ? `urn:k2-bff:problem:http-${status}` : 'urn:k2-bff:problem:internal', title, status, detail, requestId }
+}
+
+export function statusOf (err: unknown): number {
+  const status = (err as { statusCode?: unknown }).statusCode
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
+}
+
+/** Response schemas for a route's error statuses, for validation-free serialization and the OpenAPI document. */
+export function problemResponses (statuses: Record<number, string>) {
+  return Object.fromEntries(Object.entries(statuses).map(([status, description]) => [status, {
+    description,
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } }
+  }]))
+}

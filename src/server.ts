@@ -1,0 +1,66 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { buildMetricsServer } from './metrics/server.js'
+import { startSimulator, type Simulator } from './simulator/app.js'
+import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
+
+// The process: environment → config → app → listen → graceful close. The only
+// file that touches process.*.
+
+function readConfig (): Config {
+  try {
+    // A .env file is optional; variables already in the environment win.
+    process.loadEnvFile()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  try {
+    return loadConfig(process.env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exit(1)
+  }
+}
+
+function onSimulator (config: Config, simulator: Simulator): Config {
+  return {
+    ...config,
+    upstream: { ...config.upstream, baseUrl: simulator.url, linkBaseUrl: simulator.url, credentials: simulator.credentials }
+  }
+}
+
+async function main (): Promise<void> {
+  let config = readConfig()
+  const simulator = config.upstream.mode === 'simulator'
+    ? await startSimulator({ ...SIMULATOR_CREDENTIALS, host: '127.0.0.1', port: 0 })
+    : null
+  if (simulator !== null) config = onSimulator(config, simulator)
+
+  const app = await buildApp(config)
+  if (simulator !== null) app.addHook('onClose', async () => { await simulator.close() })
+  const metricsServer = config.metrics.port > 0 ? buildMetricsServer(app.metrics.registry) : null
+
+  // First SIGTERM/SIGINT: readiness turns 503, the listener stops accepting,
+  // in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), the upstream
+  // pool closes, exit 0. A second signal exits at once.
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
+    else app.log.info({ signal }, 'shutting down')
+    await metricsServer?.close()
+    await app.close()
+  })
+
+  const address = await app.listen({ host: config.host, port: config.port })
+  if (metricsServer !== null) {
+    const metricsAddress = await metricsServer.listen({ host: config.metrics.host, port: config.metrics.port })
+    app.log.info({ metrics: `${metricsAddress}/metrics` }, 'metrics listening')
+  }
+  if (simulator !== null) {
+    app.log.warn({ seededIds: simulator.ids, docs: `${address}/docs`, upstream: simulator.url },
+      'NO KOPO KOPO CREDENTIALS SET: serving the built-in Kopo Kopo simulator with seeded payment links')
+  }
+}
+
+await main()

@@ -1,0 +1,77 @@
+import { Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppDeps } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET } from './fake-kopokopo.js'
+
+/** A clock that only moves when the test says so. */
+export class ManualClock {
+  #now: number
+  constructor (start = Date.parse('2026-06-01T09:00:00Z')) {
+    this.#now = start
+  }
+
+  now (): number {
+    return this.#now
+  }
+
+  advance (ms: number): void {
+    this.#now += ms
+  }
+}
+
+/** Captures the app's log lines as parsed JSON objects, and as raw text. */
+export class LogCapture extends Writable {
+  readonly lines: Array<Record<string, unknown>> = []
+  text = ''
+  override _write (chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    const text = chunk.toString()
+    this.text += text
+    for (const line of text.split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line))
+    done()
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  fake: FakeKopoKopo
+  clock: ManualClock
+  logs: LogCapture
+  /** Every backoff or Retry-After wait the app asked for, in ms. */
+  sleeps: number[]
+  config: Config
+}
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/**
+ * The real app against a fake Kopo Kopo on loopback. Waits are recorded and
+ * skipped (retry delays are asserted, not slept), jitter is 0 unless given.
+ */
+export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestApp> {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  const config = loadConfig({
+    K2_BASE_URL: fake.url,
+    K2_CLIENT_ID: TEST_CLIENT_ID,
+    K2_CLIENT_SECRET: TEST_CLIENT_SECRET,
+    LOG_LEVEL: 'trace',
+    METRICS_PORT: '0',
+    ...env
+  })
+  const clock = new ManualClock()
+  const logs = new LogCapture()
+  const sleeps: number[] = []
+  const app = await buildApp(config, {
+    clock,
+    logStream: logs,
+    random: () => 0,
+    sleep: async (ms) => { sleeps.push(ms) },
+    ...deps
+  })
+  t.teardown(() => app.close())
+  return { app, fake, clock, logs, sleeps, config }
+}
+
+export const ACTIVE_ID = 'aaaaaaaa-0000-4000-8000-000000000001'
+export const PAID_ID = 'aaaaaaaa-0000-4000-8000-000000000002'

@@ -1,0 +1,175 @@
+import { once } from 'node:events'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+// A Kopo Kopo stand-in on loopback whose faults each test controls. It records
+// every request it receives; tests assert on the record afterwards (never
+// inside the handler).
+
+export const TEST_CLIENT_ID = 'test-client-id'
+export const TEST_CLIENT_SECRET = 'test-client-secret-not-real'
+
+export interface RecordedRequest {
+  method: string
+  path: string
+  headers: IncomingMessage['headers']
+  body: string
+}
+
+/** One scripted answer; fields combine (e.g. a delay then a 500). */
+export interface Fault {
+  status?: number
+  body?: string
+  headers?: Record<string, string>
+  /** Milliseconds to wait before answering. */
+  delayMs?: number
+  /** Destroy the socket without answering. */
+  reset?: boolean
+  /** Send headers and half the body, then destroy the socket. */
+  truncate?: boolean
+}
+
+export type Call = 'token' | 'status'
+
+export class FakeKopoKopo {
+  url = ''
+  readonly requests: RecordedRequest[] = []
+  /** Upstream JSON documents by lowercase id. */
+  readonly links = new Map<string, unknown>()
+  tokenTtlSeconds = 3600
+  readonly issued: string[] = []
+  readonly #revoked = new Set<string>()
+  readonly #queue: Record<Call, Fault[]> = { token: [], status: [] }
+  readonly #always: Partial<Record<Call, Fault>> = {}
+  readonly #server = createServer((req, res) => { this.#handle(req, res).catch(() => res.destroy()) })
+
+  async start (): Promise<this> {
+    this.#server.listen(0, '127.0.0.1')
+    await once(this.#server, 'listening')
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`
+    return this
+  }
+
+  async close (): Promise<void> {
+    this.#server.closeAllConnections()
+    this.#server.close()
+    await once(this.#server, 'close')
+  }
+
+  /** The next calls of this kind answer with these faults, in order. */
+  enqueue (call: Call, ...faults: Fault[]): this {
+    this.#queue[call].push(...faults)
+    return this
+  }
+
+  /** Every call of this kind answers with this fault until cleared with undefined. */
+  always (call: Call, fault: Fault | undefined): this {
+    if (fault === undefined) delete this.#always[call]
+    else this.#always[call] = fault
+    return this
+  }
+
+  /** Makes Kopo Kopo reject a token it issued (as if revoked early). */
+  revoke (token: string): void {
+    this.#revoked.add(token)
+  }
+
+  calls (call: Call): RecordedRequest[] {
+    return this.requests.filter(r => call === 'token' ? r.path === '/oauth/token' : r.path.startsWith('/api/v2/payment_links/'))
+  }
+
+  async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const record = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() }
+    this.requests.push(record)
+    const call: Call | null = record.path === '/oauth/token' ? 'token' : record.path.startsWith('/api/v2/payment_links/') ? 'status' : null
+    const fault = call === null ? undefined : this.#queue[call].shift() ?? this.#always[call]
+    if (fault?.delayMs !== undefined) await new Promise(resolve => setTimeout(resolve, fault.delayMs))
+    if (fault?.reset === true) {
+      req.socket.destroy()
+      return
+    }
+    const answer = fault?.status !== undefined
+      ? { status: fault.status, body: fault.body ?? '', headers: fault.headers ?? {} }
+      : call === 'token' ? this.#token(record) : call === 'status' ? this.#status(record) : { status: 404, body: '', headers: {} }
+    const headers = { 'content-type': 'application/json', ...answer.headers, ...fault?.headers }
+    if (fault?.truncate === true) {
+      res.writeHead(answer.status, { ...headers, 'content-length': String(Buffer.byteLength(answer.body)) })
+      res.write(answer.body.slice(0, Math.floor(answer.body.length / 2)))
+      setImmediate(() => req.socket.destroy())
+      return
+    }
+    res.writeHead(answer.status, headers)
+    res.end(answer.body)
+  }
+
+  #token (req: RecordedRequest) {
+    const form = new URLSearchParams(req.body)
+    if (form.get('client_id') !== TEST_CLIENT_ID || form.get('client_secret') !== TEST_CLIENT_SECRET) {
+      return { status: 401, body: JSON.stringify({ error: 'invalid_client', error_description: 'Client authentication failed' }), headers: {} }
+    }
+    const token = `test-token-${this.issued.length + 1}`
+    this.issued.push(token)
+    return {
+      status: 200,
+      body: JSON.stringify({ token_type: 'Bearer', expires_in: this.tokenTtlSeconds, access_token: token, created_at: '2026-01-01T00:00:00+03:00' }),
+      headers: {}
+    }
+  }
+
+  #status (req: RecordedRequest) {
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    if (token === undefined || !this.issued.includes(token) || this.#revoked.has(token)) {
+      return { status: 401, body: JSON.stringify({ error_code: 401, error_message: 'Invalid access token' }), headers: {} }
+    }
+    const id = decodeURIComponent(req.path.slice('/api/v2/payment_links/'.length)).toLowerCase()
+    const link = this.links.get(id)
+    if (link === undefined) return { status: 404, body: '<html>Not found</html>', headers: { 'content-type': 'text/html' } }
+    return { status: 200, body: JSON.stringify(link), headers: {} }
+  }
+}
+
+export interface LinkOverrides {
+  status?: string
+  amount?: string | number
+  paymentLink?: Record<string, unknown> | null
+  errors?: unknown
+  [key: string]: unknown
+}
+
+/** An upstream payment link document in the documented shape, including the fields the service must strip. */
+export function upstreamLink (id: string, overrides: LinkOverrides = {}): unknown {
+  const { status = 'Processed', amount = '20000', paymentLink, errors = null, ...rest } = overrides
+  return {
+    data: {
+      id,
+      type: 'payment_link',
+      attributes: {
+        status,
+        created_at: '2026-01-26T12:04:35.444+03:00',
+        till_name: 'Test Till',
+        till_number: '000111',
+        payment_reference: 'TEST-REF-1',
+        currency: 'KES',
+        amount,
+        note: 'Test note',
+        payment_link: paymentLink === undefined
+          ? {
+              payment_link_status: 'Active',
+              expires_at: '2099-02-02T12:04:35.476+03:00',
+              initiator_name: 'Test Initiator',
+              link: `/links/${id}`
+            }
+          : paymentLink,
+        errors,
+        metadata: { customer_phone: '+254700000000' },
+        _links: {
+          callback_url: 'https://merchant.test/callback',
+          self: `https://upstream.test/api/v2/payment_links/${id}`
+        },
+        ...rest
+      }
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import t from 'tap'
+import { backoffMs, parseRetryAfterMs } from '../../src/kopokopo/retry.js'
+import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const url = `/payment-links/${ACTIVE_ID}`
+
+t.test('an upstream slower than the deadline is a 504', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_TIMEOUT_MS: '150' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(url.replace(ACTIVE_ID, '00000000-0000-4000-8000-000000000000')) // gets a token
+  fake.always('status', { delayMs: 1000 })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 504)
+  t.same(res.json(), {
+    type: 'urn:k2-bff:problem:upstream-timeout',
+    title: 'Kopo Kopo did not answer in time',
+    status: 504,
+    detail: 'Kopo Kopo did not answer within 150 ms.',
+    requestId: res.headers['x-request-id']
+  })
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
+})
+
+t.test('a slow token endpoint counts against the same deadline', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_TIMEOUT_MS: '150' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('token', { delayMs: 1000 })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 504)
+  t.equal(fake.calls('status').length, 0)
+})
+
+t.test('5xx then success: retried with backoff, attempts counted', async t => {
+  const { app, fake, sleeps } = await buildTestApp(t, { UPSTREAM_RETRIES: '2' }, { random: () => 0.5 })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('status', { status: 503 }, { status: 502, body: '<html>bad gateway</html>' })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 200)
+  t.equal(fake.calls('status').length, 3)
+  t.same(sleeps, [50, 100], 'full jitter over 100 ms, then 200 ms')
+})
+
+t.test('retries run out: 502 naming the upstream status, never its body', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '2' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('status', { status: 500, body: '{"error_code":500,"error_message":"secret internals at line 42"}' })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.equal(fake.calls('status').length, 3)
+  t.equal(res.json().detail, 'Kopo Kopo answered 500.')
+  t.notMatch(res.body, 'internals')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=500')
+})
+
+t.test('4xx other than 401 and 429 are not retried', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.always('status', { status: 400, body: '{"error_code":400,"error_message":"bad"}' })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.equal(fake.calls('status').length, 1)
+})
+
+t.test('connection resets are retried', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('status', { reset: true }, { reset: true })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 200)
+  t.equal(fake.calls('status').length, 3)
+})
+
+t.test('resets on every attempt: 502 problem', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.always('status', { reset: true })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().detail, 'Kopo Kopo could not be reached.')
+  t.equal(fake.calls('status').length, 3)
+})
+
+t.test('429 with Retry-After is honoured when it fits in the deadline', async t => {
+  const { app, fake, sleeps } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('status', { status: 429, headers: { 'retry-after': '2' } })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 200)
+  t.same(sleeps, [2000])
+  t.equal(fake.calls('status').length, 2)
+})
+
+t.test('Retry-After as an HTTP date', async t => {
+  const { app, fake, sleeps, clock } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('token', { status: 503, headers: { 'retry-after': new Date(clock.now() + 3000).toUTCString() } })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 200)
+  t.same(sleeps, [3000])
+  t.equal(fake.calls('token').length, 2, 'the token call is retried too')
+})
+
+t.test('a 429 that outlasts the deadline is a 503 with Retry-After', async t => {
+  const { app, fake, sleeps } = await buildTestApp(t)
+  fake.always('status', { status: 429, headers: { 'retry-after': '30' } })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '30')
+  t.equal(res.json().type, 'urn:k2-bff:problem:upstream-unavailable')
+  t.equal(fake.calls('status').length, 1)
+  t.same(sleeps, [])
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=429')
+})
+
+t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const body = JSON.stringify(upstreamLink(ACTIVE_ID))
+  const cases = [
+    { fault: { status: 200, body: 'not json at all' }, detail: 'Kopo Kopo sent an answer that is not JSON.' },
+    { fault: { status: 200, body: body.slice(0, 100) }, detail: 'Kopo Kopo sent an answer that is not JSON.' },
+    { fault: { status: 200, body: '{"data":{"id":"x"}}' }, detail: 'Kopo Kopo sent a payment link of the wrong shape.' },
+    { fault: { status: 200, body: JSON.stringify(upstreamLink('cccccccc-0000-4000-8000-000000000000')) }, detail: 'Kopo Kopo sent a payment link of the wrong shape.' }
+  ]
+  for (const c of cases) {
+    fake.enqueue('status', c.fault)
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 502)
+    t.equal(res.json().detail, c.detail)
+  }
+  fake.enqueue('status', { status: 200, body, truncate: true }, { status: 200, body, truncate: true }, { status: 200, body, truncate: true })
+  const cut = await app.inject(url)
+  t.equal(cut.statusCode, 502, 'a body cut off mid-way')
+})
+
+t.test('an upstream body over 1 MiB is refused', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { note: 'x'.repeat(1024 * 1024) }))
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().detail, 'Kopo Kopo sent an oversized answer.')
+  t.equal(fake.calls('status').length, 1, 'not retried')
+})
+
+t.test('circuit breaker: opens after consecutive failures, probes once after the reset time, closes on success', async t => {
+  const { app, fake, clock } = await buildTestApp(t, {
+    UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_RESET_MS: '10000', CACHE_TTL_MS: '0'
+  })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(url)
+  fake.always('status', { status: 500 })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject(url)).statusCode, 502)
+  t.equal(fake.calls('status').length, 4)
+
+  const open = await app.inject(url)
+  t.equal(open.statusCode, 503)
+  t.equal(open.headers['retry-after'], '10')
+  t.equal(open.headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open')
+  t.equal(fake.calls('status').length, 4, 'no call while open')
+
+  clock.advance(10_000)
+  t.equal((await app.inject(url)).statusCode, 502, 'the probe fails')
+  t.equal(fake.calls('status').length, 5)
+  t.equal((await app.inject(url)).statusCode, 503, 'reopened')
+  t.equal(fake.calls('status').length, 5)
+
+  clock.advance(10_000)
+  fake.always('status', undefined)
+  t.equal((await app.inject(url)).statusCode, 200, 'the probe succeeds')
+  t.equal((await app.inject(url)).statusCode, 200, 'closed again')
+  t.equal(fake.calls('status').length, 7)
+})
+
+t.test('circuit open: a stale answer is served when there is one', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await app.inject(url)
+  clock.advance(3000)
+  fake.always('status', { status: 502 })
+  t.equal((await app.inject(url)).headers['cache-status'], 'k2-bff; fwd=stale; ttl=0')
+  clock.advance(2000)
+  const stale = await app.inject(url)
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.body, first.body)
+  t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-2')
+  t.equal(fake.calls('status').length, 2, 'the open circuit made no call')
+})
+
+t.test('404s and bad ids do not open the circuit', async t => {
+  const { app, fake } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_NOT_FOUND_TTL_MS: '0' })
+  for (let i = 0; i < 5; i++) t.equal((await app.inject(url)).statusCode, 404)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await app.inject(url)).statusCode, 200)
+})
+
+t.test('backoff and Retry-After parsing', async t => {
+  t.equal(backoffMs(0, () => 0.999), 99)
+  t.equal(backoffMs(1, () => 0.999), 199)
+  t.equal(backoffMs(10, () => 0.999), 999, 'capped at 1 s')
+  t.equal(backoffMs(3, () => 0), 0)
+  const now = Date.parse('2026-06-01T09:00:00Z')
+  t.equal(parseRetryAfterMs('5', now), 5000)
+  t.equal(parseRetryAfterMs('Mon, 01 Jun 2026 09:00:07 GMT', now), 7000)
+  t.equal(parseRetryAfterMs('Mon, 01 Jun 2026 08:00:00 GMT', now), 0, 'a date in the past means now')
+  t.equal(parseRetryAfterMs('soon', now), undefined)
+  t.equal(parseRetryAfterMs(undefined, now), undefined)
+})
+
+t.test('an oversized body without Content-Length is cut off while reading', async t => {
+  const { app, fake } = await buildTestApp(t)
+  const big = JSON.stringify(upstreamLink(ACTIVE_ID, { note: 'y'.repeat(1024 * 1024) }))
+  fake.enqueue('status', { status: 200, body: big, headers: { 'transfer-encoding': 'chunked' } })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().detail, 'Kopo Kopo sent an oversized answer.')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=200')
+})

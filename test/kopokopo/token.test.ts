@@ -1,0 +1,116 @@
+import t from 'tap'
+import { ACTIVE_ID, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const ids = Array.from({ length: 20 }, (_, i) => `bbbbbbbb-0000-4000-8000-${String(i).padStart(12, '0')}`)
+
+t.test('N concurrent requests share one token fetch', async t => {
+  const { app, fake } = await buildTestApp(t)
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  fake.enqueue('token', { delayMs: 50 })
+  const answers = await Promise.all(ids.map(id => app.inject(`/payment-links/${id}`)))
+  t.ok(answers.every(a => a.statusCode === 200))
+  t.equal(fake.calls('token').length, 1)
+  t.equal(fake.calls('status').length, ids.length)
+  t.ok(fake.calls('status').every(r => r.headers.authorization === 'Bearer test-token-1'))
+})
+
+t.test('the token is renewed shortly before expires_in runs out', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  fake.tokenTtlSeconds = 3600
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  clock.advance(3600_000 - 61_000)
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(fake.calls('token').length, 1, 'still valid 61 s before expiry')
+  clock.advance(2_000)
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(fake.calls('token').length, 2, 'renewed inside the last minute')
+  t.same(fake.calls('status').map(r => r.headers.authorization), ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'])
+})
+
+t.test('short-lived tokens are renewed a tenth of their life early', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  fake.tokenTtlSeconds = 100
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  clock.advance(89_000)
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(fake.calls('token').length, 1)
+  clock.advance(1_000)
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(fake.calls('token').length, 2)
+})
+
+t.test('a 401 drops the token, fetches a new one and retries once', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID))
+  await app.inject(`/payment-links/${PAID_ID}`)
+  fake.revoke('test-token-1')
+  const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(res.statusCode, 200)
+  t.equal(fake.calls('token').length, 2)
+  t.same(fake.calls('status').map(r => r.headers.authorization), ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'])
+})
+
+t.test('concurrent 401s share one refresh', async t => {
+  const { app, fake } = await buildTestApp(t)
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  await app.inject(`/payment-links/${ids[0]}`)
+  fake.revoke('test-token-1')
+  fake.enqueue('token', { delayMs: 50 })
+  const answers = await Promise.all(ids.slice(1).map(id => app.inject(`/payment-links/${id}`)))
+  t.ok(answers.every(a => a.statusCode === 200))
+  t.equal(fake.calls('token').length, 2, 'one initial fetch, one refresh')
+})
+
+t.test('a second 401 is a 502: the credentials are the problem', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('status', { status: 401, body: '{"error_code":401,"error_message":"Invalid access token"}' })
+  const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().type, 'urn:k2-bff:problem:upstream-auth-rejected')
+  t.equal(fake.calls('status').length, 2, 'retried exactly once')
+  t.equal(fake.calls('token').length, 2)
+  t.notMatch(res.body, 'Invalid access token')
+})
+
+t.test('rejected client credentials: 502 without a retry storm, and readiness fails', async t => {
+  const { app, fake } = await buildTestApp(t, { K2_CLIENT_SECRET: 'wrong-secret-value' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(res.statusCode, 502)
+  t.same(res.json(), {
+    type: 'urn:k2-bff:problem:upstream-auth-rejected',
+    title: 'Kopo Kopo rejected the service credentials',
+    status: 502,
+    detail: 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.',
+    requestId: res.headers['x-request-id']
+  })
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=401')
+  t.equal(fake.calls('token').length, 1, '401 is not retried')
+  t.equal(fake.calls('status').length, 0)
+  const ready = await app.inject('/health/ready')
+  t.equal(ready.statusCode, 503)
+})
+
+t.test('while the token endpoint fails, concurrent requests share one attempt and its result', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  fake.enqueue('token', { status: 500, delayMs: 50 })
+  const answers = await Promise.all(ids.map(id => app.inject(`/payment-links/${id}`)))
+  t.ok(answers.every(a => a.statusCode === 502))
+  t.equal(fake.calls('token').length, 1)
+  t.equal(fake.calls('status').length, 0)
+})
+
+t.test('a token answer of the wrong shape is a 502', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('token', { status: 200, body: '{"access_token":"","expires_in":3600}' })
+  const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().detail, 'The Kopo Kopo token endpoint sent an answer of the wrong shape.')
+})

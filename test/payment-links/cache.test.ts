@@ -1,0 +1,175 @@
+import t from 'tap'
+import { LinkCache } from '../../src/payment-links/cache.js'
+import { ACTIVE_ID, ManualClock, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const get = (app: Awaited<ReturnType<typeof buildTestApp>>['app'], id: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'GET', url: `/payment-links/${id}`, headers })
+
+t.test('a non-final answer is served from cache for CACHE_TTL_MS, then fetched again', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await get(app, ACTIVE_ID)
+  t.equal(first.headers['cache-status'], 'k2-bff; fwd=miss; stored')
+  t.equal(first.headers['cache-control'], 'private, max-age=3')
+
+  clock.advance(1200)
+  const hit = await get(app, ACTIVE_ID)
+  t.equal(hit.statusCode, 200)
+  t.equal(hit.body, first.body)
+  t.equal(hit.headers.etag, first.headers.etag)
+  t.equal(hit.headers['cache-status'], 'k2-bff; hit; ttl=1')
+  t.equal(hit.headers['cache-control'], 'private, max-age=1')
+  t.equal(fake.calls('status').length, 1)
+
+  clock.advance(1800)
+  const again = await get(app, ACTIVE_ID)
+  t.equal(again.headers['cache-status'], 'k2-bff; fwd=miss; stored')
+  t.equal(fake.calls('status').length, 2)
+  t.equal(fake.calls('token').length, 1, 'the token is reused')
+})
+
+t.test('a final answer is cached for CACHE_FINAL_TTL_MS', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_FINAL_TTL_MS: '300000' })
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Paid' } }))
+  const first = await get(app, PAID_ID)
+  t.equal(first.headers['cache-control'], 'private, max-age=300')
+  clock.advance(299_000)
+  const hit = await get(app, PAID_ID)
+  t.equal(hit.headers['cache-status'], 'k2-bff; hit; ttl=1')
+  clock.advance(1000)
+  await get(app, PAID_ID)
+  t.equal(fake.calls('status').length, 2)
+})
+
+t.test('an active link is not served as active past its expiry', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '60000' })
+  const expiresAt = new Date(clock.now() + 2000).toISOString()
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }))
+  const first = await get(app, ACTIVE_ID)
+  t.equal(first.json().state, 'active')
+  t.equal(first.headers['cache-control'], 'private, max-age=2')
+  clock.advance(2000)
+  const later = await get(app, ACTIVE_ID)
+  t.equal(later.json().state, 'expired')
+  t.equal(fake.calls('status').length, 2)
+})
+
+t.test('a 404 is remembered for CACHE_NOT_FOUND_TTL_MS', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_NOT_FOUND_TTL_MS: '1000' })
+  t.equal((await get(app, ACTIVE_ID)).statusCode, 404)
+  const hit = await get(app, ACTIVE_ID)
+  t.equal(hit.statusCode, 404)
+  t.equal(hit.headers['cache-status'], 'k2-bff; hit; ttl=1')
+  t.equal(fake.calls('status').length, 1)
+  clock.advance(1000)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await get(app, ACTIVE_ID)).statusCode, 200, 'a link created meanwhile is found')
+  t.equal(fake.calls('status').length, 2)
+})
+
+t.test('concurrent requests for one id share one upstream call', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('status', { delayMs: 100 })
+  const answers = await Promise.all(Array.from({ length: 25 }, () => get(app, ACTIVE_ID)))
+  t.equal(fake.calls('status').length, 1)
+  t.equal(fake.calls('token').length, 1)
+  t.ok(answers.every(a => a.statusCode === 200 && a.body === answers[0]?.body))
+  const statuses = answers.map(a => a.headers['cache-status'])
+  t.equal(statuses.filter(s => s === 'k2-bff; fwd=miss; stored').length, 1)
+  t.equal(statuses.filter(s => s === 'k2-bff; fwd=miss; collapsed').length, 24)
+})
+
+t.test('ETag and If-None-Match', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await get(app, ACTIVE_ID)
+  const etag = String(first.headers.etag)
+  for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+    const res = await get(app, ACTIVE_ID, { 'if-none-match': inm })
+    t.equal(res.statusCode, 304, inm)
+    t.equal(res.body, '')
+    t.equal(res.headers.etag, etag)
+    t.equal(res.headers['cache-status'], 'k2-bff; hit; ttl=3')
+    t.equal(res.headers['cache-control'], 'private, max-age=3')
+  }
+  const changed = await get(app, ACTIVE_ID, { 'if-none-match': '"stale-etag"' })
+  t.equal(changed.statusCode, 200)
+  t.equal(changed.body, first.body)
+})
+
+t.test('stale-if-error: an expired answer stands in while Kopo Kopo fails, within the window', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await get(app, ACTIVE_ID)
+
+  fake.always('status', { status: 503, body: '<html>down</html>' })
+  clock.advance(3000 + 4500)
+  const stale = await get(app, ACTIVE_ID)
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.body, first.body)
+  t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-5')
+  t.equal(stale.headers['cache-control'], 'private, max-age=0')
+  t.equal(stale.headers.etag, first.headers.etag)
+
+  fake.always('status', { reset: true })
+  clock.advance(10_000)
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; fwd=stale; ttl=-15', 'network errors too')
+
+  clock.advance(16_000)
+  const gone = await get(app, ACTIVE_ID)
+  t.equal(gone.statusCode, 502, 'past the stale window the error shows')
+  t.equal(gone.headers['cache-status'], 'k2-bff; fwd=miss; detail=connection-error')
+})
+
+t.test('stale-if-error does not hide a wrong answer or a 404, and never serves a stale 404', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await get(app, ACTIVE_ID)
+  clock.advance(4000)
+  fake.enqueue('status', { status: 200, body: '{"data":' })
+  const garbage = await get(app, ACTIVE_ID)
+  t.equal(garbage.statusCode, 502)
+  t.equal(garbage.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=200')
+
+  fake.links.delete(ACTIVE_ID)
+  t.equal((await get(app, ACTIVE_ID)).statusCode, 404, 'a link that is gone is gone')
+
+  clock.advance(1000)
+  fake.always('status', { status: 500 })
+  const res = await get(app, ACTIVE_ID)
+  t.equal(res.statusCode, 502)
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=500')
+})
+
+t.test('TTLs of 0 turn caching off', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; fwd=miss')
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; fwd=miss')
+  t.equal((await get(app, PAID_ID)).headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=404')
+  await get(app, PAID_ID)
+  t.equal(fake.calls('status').length, 4)
+})
+
+t.test('the LRU stays inside its entry and byte bounds under 100k distinct ids', async t => {
+  const clock = new ManualClock()
+  const byCount = new LinkCache({ maxEntries: 1000, maxBytes: 64 * 1024 * 1024, clock })
+  const byBytes = new LinkCache({ maxEntries: 1_000_000, maxBytes: 256 * 1024, clock })
+  const body = Buffer.alloc(400, 'x')
+  for (let i = 0; i < 100_000; i++) {
+    const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`
+    const entry = { found: true as const, body, etag: '"e"', freshUntil: clock.now() + 1000, staleUntil: clock.now() + 2000 }
+    byCount.set(id, entry)
+    byBytes.set(id, entry)
+  }
+  t.equal(byCount.size, 1000)
+  t.ok(byBytes.bytes <= 256 * 1024, `${byBytes.bytes} bytes`)
+  t.ok(byBytes.size > 0 && byBytes.size < 1000, `${byBytes.size} entries`)
+  const newest = '00000000-0000-4000-8000-000000099999'
+  t.ok(byCount.get(newest), 'the most recent entries stay')
+  t.equal(byCount.get('00000000-0000-4000-8000-000000000000'), undefined, 'the oldest are evicted')
+  clock.advance(2000)
+  t.equal(byCount.get(newest), undefined, 'dropped once past its stale window')
+})

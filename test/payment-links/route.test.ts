@@ -1,0 +1,157 @@
+import t from 'tap'
+import { ACTIVE_ID, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const DTO_FIELDS = ['id', 'state', 'status', 'linkStatus', 'amount', 'currency', 'reference', 'note', 'tillName',
+  'tillNumber', 'createdAt', 'expiresAt', 'url', 'error']
+
+t.test('answers the DTO for a known link, with the canonical lowercase id', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID.toUpperCase()}` })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  t.equal(res.headers['cache-control'], 'private, max-age=3')
+  t.same(res.json(), {
+    id: ACTIVE_ID,
+    state: 'active',
+    status: 'Processed',
+    linkStatus: 'Active',
+    amount: '20000',
+    currency: 'KES',
+    reference: 'TEST-REF-1',
+    note: 'Test note',
+    tillName: 'Test Till',
+    tillNumber: '000111',
+    createdAt: '2026-01-26T12:04:35.444+03:00',
+    expiresAt: '2099-02-02T12:04:35.476+03:00',
+    url: `${fake.url}/links/${ACTIVE_ID}`,
+    error: null
+  })
+  t.same(Object.keys(res.json()), DTO_FIELDS, 'exactly the documented fields, in order')
+})
+
+t.test('calls Kopo Kopo with the documented request', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}` })
+
+  const [token] = fake.calls('token')
+  t.equal(token?.method, 'POST')
+  t.equal(token?.headers['content-type'], 'application/x-www-form-urlencoded')
+  t.same(Object.fromEntries(new URLSearchParams(token?.body)), {
+    client_id: 'test-client-id', client_secret: TEST_CLIENT_SECRET, grant_type: 'client_credentials'
+  })
+  const [status] = fake.calls('status')
+  t.equal(status?.method, 'GET')
+  t.equal(status?.path, `/api/v2/payment_links/${ACTIVE_ID}`)
+  t.equal(status?.headers.accept, 'application/json')
+  t.equal(status?.headers.authorization, 'Bearer test-token-1')
+  t.equal(fake.requests.length, 2)
+})
+
+t.test('never leaks upstream-only fields', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { sender_phone_number: 254700000000 }))
+  const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}` })
+  t.equal(res.statusCode, 200)
+  for (const leak of ['metadata', '_links', 'callback', 'merchant.test', 'upstream.test', 'initiator', 'Test Initiator',
+    '254700000000', 'phone', 'test-token', 'Bearer']) {
+    t.notMatch(res.body, leak, `no ${leak}`)
+  }
+})
+
+t.test('maps the documented upstream variants', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0' })
+  const cases = [
+    {
+      upstream: upstreamLink(PAID_ID, {
+        amount: 1000.5,
+        till_number: 65328,
+        paymentLink: { status: 'Paid', link: 'https://pay.example.test/links/x', expires_at: null }
+      }),
+      expect: { state: 'paid', linkStatus: 'Paid', amount: '1000.5', tillNumber: '65328', url: 'https://pay.example.test/links/x', expiresAt: null }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { amount: 1000, paymentLink: { payment_link_status: 'active', expires_at: '2020-01-01T00:00:00+03:00' } }),
+      expect: { state: 'expired', linkStatus: 'active', amount: '1000', url: null }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { status: 'Failed', errors: ['Till is not active', { amount: ['too small'] }] }),
+      expect: { state: 'failed', error: 'Till is not active; amount: too small' }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { paymentLink: null, note: null, payment_reference: null, till_name: null }),
+      expect: { state: 'unknown', linkStatus: null, url: null, expiresAt: null, note: null, reference: null, tillName: null }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: 'javascript:alert(1)' } }),
+      expect: { state: 'active', url: null, expiresAt: null }
+    }
+  ]
+  for (const c of cases) {
+    fake.links.set(PAID_ID, c.upstream)
+    const res = await app.inject({ method: 'GET', url: `/payment-links/${PAID_ID}` })
+    t.equal(res.statusCode, 200)
+    t.match(res.json(), c.expect)
+    t.equal(res.headers['cache-control'], 'private, max-age=0')
+  }
+  t.equal(fake.calls('status').length, cases.length, 'with TTLs of 0 every request reaches upstream')
+})
+
+t.test('a malformed id is a 400 problem and never reaches upstream', async t => {
+  const { app, fake } = await buildTestApp(t)
+  for (const id of ['nope', '123', `${ACTIVE_ID}0`, ACTIVE_ID.replaceAll('-', ''), '..%2F..%2Foauth%2Ftoken',
+    'aaaaaaaa-0000-4000-8000-00000000000g', '%00', encodeURIComponent('ü'.repeat(10))]) {
+    const res = await app.inject({ method: 'GET', url: `/payment-links/${id}`, headers: { 'x-request-id': 'bad-id-check' } })
+    t.equal(res.statusCode, 400, id)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.same(res.json(), {
+      type: 'urn:k2-bff:problem:invalid-id',
+      title: 'Invalid payment link id',
+      status: 400,
+      detail: 'The payment link id must be a UUID.',
+      requestId: 'bad-id-check'
+    })
+  }
+  t.equal(fake.requests.length, 0)
+})
+
+t.test('an unknown link is a 404 problem, without upstream\'s body', async t => {
+  const { app, fake } = await buildTestApp(t)
+  const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}` })
+  t.equal(res.statusCode, 404)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.same(res.json(), {
+    type: 'urn:k2-bff:problem:link-not-found',
+    title: 'Payment link not found',
+    status: 404,
+    detail: `Kopo Kopo has no payment link with id ${ACTIVE_ID}.`,
+    requestId: res.headers['x-request-id']
+  })
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=404; stored')
+  t.equal(fake.calls('status').length, 1)
+})
+
+t.test('X-Request-Id is echoed when well-formed, generated otherwise', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const given = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': 'checkout:42.A_b-c' } })
+  t.equal(given.headers['x-request-id'], 'checkout:42.A_b-c')
+  for (const bad of ['has space', 'x'.repeat(129), 'semi;colon', '']) {
+    const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': bad } })
+    t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `replaced ${JSON.stringify(bad)}`)
+  }
+  const missing = await app.inject({ method: 'GET', url: '/nowhere' })
+  t.match(missing.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  t.equal(missing.json().requestId, missing.headers['x-request-id'])
+})
+
+t.test('HEAD answers the headers without a body', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const res = await app.inject({ method: 'HEAD', url: `/payment-links/${ACTIVE_ID}` })
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, '')
+  t.match(res.headers.etag, /^"[\w-]{27}"$/)
+})
