@@ -6,7 +6,7 @@ import { Pool, type Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import type { Config } from './config.js'
-import { AppError } from './errors.js'
+import { BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
 import { CircuitBreaker } from './kopokopo/circuit-breaker.js'
 import { KopoKopoClient } from './kopokopo/client.js'
@@ -18,7 +18,8 @@ import paymentLinkRoutes from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
 import accessLog from './plugins/access-log.js'
 import apiKeys from './plugins/api-keys.js'
-import errors from './plugins/errors.js'
+import drain from './plugins/drain.js'
+import errors, { sendProblem } from './plugins/errors.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
 import security from './plugins/security.js'
@@ -43,7 +44,6 @@ declare module 'fastify' {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-const MAX_URL_LENGTH = 2048
 // Defence in depth: log lines are built from chosen fields only, but should a
 // request or config object ever be logged, these never are.
 const REDACT = [
@@ -68,18 +68,25 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     },
     // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
-    // Nothing here takes a request body; refuse big ones before reading them.
-    bodyLimit: 1024,
-    clientErrorHandler
+    clientErrorHandler,
+    // Malformed escapes and overlong path segments are caught by the router
+    // before any hook; hand them to the one error handler as bad ids.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id)
+      sendProblem(request.url.length > MAX_URL_LENGTH
+        ? new UriTooLongError()
+        : error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new InvalidIdError() : error, request, reply)
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    if (request.url.length > MAX_URL_LENGTH) throw new AppError(414, 'URI_TOO_LONG', 'URI too long', { detail: `Request targets are limited to ${MAX_URL_LENGTH} characters.` })
+    if (request.url.length > MAX_URL_LENGTH) throw new UriTooLongError()
+    // No route takes a body; refusing one outright beats silently ignoring it.
+    const length = request.headers['content-length']
+    if ((length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined) throw new BodyNotAllowedError()
   })
-  // No route accepts a body: any body with a media type is answered 415.
-  app.removeAllContentTypeParsers()
 
   await app.register(security, { corsOrigins: config.corsOrigins })
   await app.register(apiKeys, { keys: config.apiKeys })
@@ -122,9 +129,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     onCacheEvent: result => metrics.cacheEvents.inc({ result })
   })
 
-  let draining = false
-  app.addHook('preClose', async () => { draining = true })
-  await app.register(healthRoutes, { tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs, draining: () => draining })
+  await app.register(drain)
+  await app.register(healthRoutes, { tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
   return app
 }

@@ -109,6 +109,20 @@ export class NotFoundError extends AppError {
   }
 }
 
+export const MAX_URL_LENGTH = 2048
+
+export class UriTooLongError extends AppError {
+  constructor () {
+    super(414, 'URI_TOO_LONG', 'URI too long', { detail: `Request targets are limited to ${MAX_URL_LENGTH} characters.` })
+  }
+}
+
+export class BodyNotAllowedError extends AppError {
+  constructor () {
+    super(400, 'BODY_NOT_ALLOWED', 'Request body not allowed', { detail: 'This API takes no request body.' })
+  }
+}
+
 export class MethodNotAllowedError extends AppError {
   readonly allow: string
   constructor (method: string, allow: string) {

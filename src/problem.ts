@@ -11,7 +11,17 @@ export const Problem = Type.Object({
   status: Type.Integer({ description: 'The HTTP status code.' }),
   detail: Type.String({ description: 'What went wrong with this request, for a human.' }),
   requestId: Type.String({ description: 'The X-Request-Id of this request.' })
-}, { $id: 'Problem', description: 'An RFC 9457 problem details document.' })
+}, {
+  $id: 'Problem',
+  description: 'An RFC 9457 problem details document.',
+  examples: [{
+    type: 'urn:k2-bff:problem:link-not-found',
+    title: 'Payment link not found',
+    status: 404,
+    detail: 'Kopo Kopo has no payment link with id 9d2c4f7e-1b0a-4c55-9a43-0d1f2e3a4b5c.',
+    requestId: 'checkout-7f3a'
+  }]
+})
 export type Problem = Static<typeof Problem>
 
 const STATUS_TEXT: Record<number, string> = {
@@ -50,10 +60,15 @@ export function statusOf (err: unknown): number {
   return typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
 }
 
-/** Response schemas for a route's error statuses, for validation-free serialization and the OpenAPI document. */
-export function problemResponses (statuses: Record<number, string>) {
-  return Object.fromEntries(Object.entries(statuses).map(([status, description]) => [status, {
-    description,
+export interface ResponseDoc {
+  description: string
+  headers?: Record<string, { type: 'string', description: string }>
+}
+
+/** Response schemas for a route's error statuses: they drive serialization and the OpenAPI document. */
+export function problemResponses (statuses: Record<number, ResponseDoc>) {
+  return Object.fromEntries(Object.entries(statuses).map(([status, doc]) => [status, {
+    ...doc,
     content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } }
   }]))
 }

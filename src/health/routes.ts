@@ -7,8 +7,6 @@ export interface HealthOptions {
   tokens: TokenProvider
   upstream: 'kopokopo' | 'simulator'
   timeoutMs: number
-  /** True once shutdown has begun: the load balancer should stop sending traffic. */
-  draining: () => boolean
 }
 
 const Readiness = Type.Object({
@@ -32,7 +30,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
-    const ready = !options.draining() && await canGetToken(options)
+    const ready = await canGetToken(options)
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
   })
 }

@@ -4,11 +4,19 @@ import { problemResponses } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
 import type { PaymentLinkService } from './service.js'
 
-const header = (description: string) => ({ schema: { type: 'string' }, description })
+const header = (description: string) => ({ type: 'string' as const, description })
 const COMMON_HEADERS = {
   'X-Request-Id': header('The caller\'s X-Request-Id when well-formed, else a generated one.'),
-  'Cache-Status': header('RFC 9211 cache status, e.g. `k2-bff; hit; ttl=2`.')
+  'Cache-Status': header('RFC 9211 cache status: `k2-bff; hit; ttl=2`, `k2-bff; fwd=miss; stored`, ' +
+    '`k2-bff; fwd=miss; collapsed`, `k2-bff; fwd=stale; ttl=-4` (served while Kopo Kopo fails), ' +
+    '`k2-bff; fwd=miss; fwd-status=503`...')
 }
+const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': header('Requests allowed per window for this client.'),
+  'X-RateLimit-Remaining': header('Requests left in the current window.'),
+  'X-RateLimit-Reset': header('Seconds until the window resets.')
+}
+const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before trying again.') }
 
 export const paymentLinkRouteSchema = {
   summary: 'Status of a payment link',
@@ -26,20 +34,24 @@ export const paymentLinkRouteSchema = {
       description: 'The link\'s current status.',
       headers: {
         ...COMMON_HEADERS,
+        ...RATE_LIMIT_HEADERS,
         ETag: header('Validator of this answer.'),
         'Cache-Control': header('`private, max-age=<seconds this answer stays fresh>`.')
       },
       content: { 'application/json': { schema: Type.Ref('PaymentLink') } }
     },
-    304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', headers: COMMON_HEADERS },
+    304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', type: 'null', headers: COMMON_HEADERS },
     ...problemResponses({
-      400: 'The id is not a UUID.',
-      401: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
-      404: 'Kopo Kopo has no payment link with this id.',
-      429: 'Too many requests from this client; see Retry-After.',
-      502: 'Kopo Kopo answered wrongly (5xx, malformed answer, or it rejected the service credentials).',
-      503: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached; see Retry-After.',
-      504: 'Kopo Kopo did not answer in time.'
+      400: { description: 'The id is not a UUID.', headers: COMMON_HEADERS },
+      401: {
+        description: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
+        headers: { ...COMMON_HEADERS, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`.') }
+      },
+      404: { description: 'Kopo Kopo has no payment link with this id.', headers: COMMON_HEADERS },
+      429: { description: 'Too many requests from this client.', headers: { ...COMMON_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_AFTER } },
+      502: { description: 'Kopo Kopo answered wrongly (5xx, malformed answer, or it rejected the service credentials).', headers: COMMON_HEADERS },
+      503: { description: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached.', headers: { ...COMMON_HEADERS, ...RETRY_AFTER } },
+      504: { description: 'Kopo Kopo did not answer in time.', headers: COMMON_HEADERS }
     })
   }
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
@@ -14,21 +14,7 @@ export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
  * body; anything unexpected is logged with its stack and answered blandly.
  */
 export default fp(async function errorsPlugin (app: FastifyInstance) {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const error = err.validation !== undefined && err.validationContext === 'params'
-      ? new InvalidIdError()
-      : err
-    const status = statusOf(error)
-    if (!(error instanceof AppError) && status >= 500) {
-      request.log.error({ err: error }, 'unexpected error')
-    } else if (status >= 500) {
-      request.log.warn({ code: (error as AppError).code, upstreamStatus: (error as AppError).upstreamStatus }, error.message)
-    }
-    if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
-    if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
-    if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
-    return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))
-  })
+  app.setErrorHandler(sendProblem)
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     const path = request.url.split('?', 1)[0] ?? ''
@@ -36,3 +22,20 @@ export default fp(async function errorsPlugin (app: FastifyInstance) {
     throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })
+
+/** Answers any error as problem+json; also used for errors the router raises before any hook. */
+export function sendProblem (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const error = err.validation !== undefined && err.validationContext === 'params'
+    ? new InvalidIdError()
+    : err
+  const status = statusOf(error)
+  if (!(error instanceof AppError) && status >= 500) {
+    request.log.error({ err: error }, 'unexpected error')
+  } else if (status >= 500) {
+    request.log.warn({ code: (error as AppError).code, upstreamStatus: (error as AppError).upstreamStatus }, error.message)
+  }
+  if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
+  if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))
+}

@@ -11,11 +11,23 @@ This service holds the Kopo Kopo credentials, manages the access token, caches a
 collapses upstream traffic, and answers with a small, stable document. Errors are
 RFC 9457 problem details (\`application/problem+json\`) carrying the request id.`
 
+// Swagger UI's top bar first renders its own SVG logo, whose inline <style> the
+// plugin's static CSP blocks (swagger-api/swagger-ui#10655), before the plugin
+// swaps in its logo. That one stylesheet is allowed by hash, not by
+// 'unsafe-inline'; test-browser/docs.test.ts fails if an upgrade changes it.
+const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
+
 /**
  * The OpenAPI document is generated from the route schemas (never written by
  * hand) and served at /openapi.json, with Swagger UI at /docs.
  */
 export default fp(async function swaggerPlugin (app: FastifyInstance, options: { apiKeys: boolean, version: string }) {
+  if (options.apiKeys) {
+    // Only the payment-link routes need a key; probes and docs stay open.
+    app.addHook('onRoute', route => {
+      if (route.url.startsWith('/payment-links')) route.schema = { ...route.schema, security: [{ bearerAuth: [] }, { apiKeyHeader: [] }] }
+    })
+  }
   app.addSchema(PaymentLink)
   app.addSchema(Problem)
   await app.register(swagger, {
@@ -40,6 +52,10 @@ export default fp(async function swaggerPlugin (app: FastifyInstance, options: {
     // Name components after their $id rather than def-0, def-1...
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: header => header.replace(/style-src ([^;]*)/, (_, sources: string) => `style-src ${sources.trim()} ${SWAGGER_LOGO_STYLE}`)
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'swagger' })

@@ -1,0 +1,108 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+const creds = { K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET: 'secret-for-tests-1234' }
+
+function errorOf (env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
+
+t.test('defaults', async t => {
+  const config = loadConfig({})
+  t.same(config, {
+    nodeEnv: 'development',
+    host: '127.0.0.1',
+    port: 3000,
+    logLevel: 'info',
+    upstream: {
+      mode: 'simulator',
+      baseUrl: 'https://sandbox.kopokopo.com',
+      linkBaseUrl: 'https://sandbox.kopokopo.com',
+      credentials: null,
+      timeoutMs: 5000,
+      connections: 32,
+      retries: 2
+    },
+    cache: { ttlMs: 3000, finalTtlMs: 300000, notFoundTtlMs: 1000, staleIfErrorMs: 30000, maxEntries: 10000, maxBytes: 33554432 },
+    circuit: { failureThreshold: 5, resetMs: 10000 },
+    rateLimit: { max: 120, windowMs: 60000 },
+    trustProxy: false,
+    apiKeys: [],
+    corsOrigins: [],
+    metrics: { host: '127.0.0.1', port: 9464 },
+    shutdownTimeoutMs: 10000
+  })
+})
+
+t.test('credentials select Kopo Kopo; the base URL is normalised to its origin', async t => {
+  const config = loadConfig({ ...creds, K2_BASE_URL: 'https://api.kopokopo.com/', K2_LINK_BASE_URL: 'https://pay.example.test/x/' })
+  t.equal(config.upstream.mode, 'kopokopo')
+  t.equal(config.upstream.baseUrl, 'https://api.kopokopo.com')
+  t.equal(config.upstream.linkBaseUrl, 'https://pay.example.test')
+  t.same(config.upstream.credentials, { clientId: 'id-for-tests', clientSecret: 'secret-for-tests-1234' })
+})
+
+t.test('every offending variable is named at once, without echoing secrets', async t => {
+  const err = errorOf({
+    PORT: 'eighty',
+    LOG_LEVEL: 'loud',
+    CACHE_TTL_MS: '-1',
+    UPSTREAM_RETRIES: '99',
+    K2_BASE_URL: 'ftp://x',
+    K2_CLIENT_SECRET: 'only-the-secret-value',
+    TRUST_PROXY: 'nope',
+    CORS_ORIGINS: 'https://a.test/path',
+    API_KEYS: 'short'
+  })
+  t.same(err.variables.sort(), ['API_KEYS', 'CACHE_TTL_MS', 'CORS_ORIGINS', 'K2_BASE_URL', 'K2_CLIENT_ID', 'LOG_LEVEL', 'PORT', 'TRUST_PROXY', 'UPSTREAM_RETRIES'])
+  t.match(err.message, /^Invalid configuration \(9 variables\):/)
+  t.match(err.message, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")')
+  t.match(err.message, 'K2_CLIENT_ID: must be set together with K2_CLIENT_SECRET')
+  t.notMatch(err.message, 'only-the-secret-value')
+  t.notMatch(err.message, 'short', 'API keys are not echoed either')
+})
+
+t.test('production needs credentials', async t => {
+  const err = errorOf({ NODE_ENV: 'production' })
+  t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
+  t.match(err.message, 'required when NODE_ENV=production')
+  t.equal(loadConfig({ NODE_ENV: 'production', ...creds }).upstream.mode, 'kopokopo')
+})
+
+t.test('credentials travel only over TLS, except to loopback or when explicitly allowed', async t => {
+  const err = errorOf({ ...creds, K2_BASE_URL: 'http://kopokopo.internal:4010' })
+  t.same(err.variables, ['K2_BASE_URL'])
+  t.match(err.message, 'K2_ALLOW_INSECURE_HTTP=true')
+  for (const host of ['127.0.0.1:4010', 'localhost:4010', '[::1]:4010']) {
+    t.equal(loadConfig({ ...creds, K2_BASE_URL: `http://${host}` }).upstream.baseUrl, `http://${host}`)
+  }
+  t.equal(loadConfig({ ...creds, K2_BASE_URL: 'http://simulator:4010', K2_ALLOW_INSECURE_HTTP: 'true' }).upstream.baseUrl, 'http://simulator:4010')
+})
+
+t.test('TRUST_PROXY: off, true, hop count, or addresses and CIDRs', async t => {
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'])
+  for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.0/8/1', '::1/129']) {
+    t.same(errorOf({ TRUST_PROXY: bad }).variables, ['TRUST_PROXY'], bad)
+  }
+})
+
+t.test('CORS_ORIGINS and API_KEYS lists', async t => {
+  t.equal(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins, '*')
+  t.same(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:5173' }).corsOrigins, ['https://shop.example', 'http://localhost:5173'])
+  t.same(errorOf({ CORS_ORIGINS: 'shop.example' }).variables, ['CORS_ORIGINS'])
+  t.same(loadConfig({ API_KEYS: 'first-key-0123456789, second-key-0123456789' }).apiKeys, ['first-key-0123456789', 'second-key-0123456789'])
+  t.same(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '0' }).metrics, { host: '0.0.0.0', port: 0 })
+})
+
+t.test('empty values count as unset', async t => {
+  t.equal(loadConfig({ PORT: '', K2_CLIENT_ID: '', K2_CLIENT_SECRET: '' }).port, 3000)
+})

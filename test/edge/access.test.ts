@@ -1,0 +1,104 @@
+import t from 'tap'
+import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const url = `/payment-links/${ACTIVE_ID}`
+const KEY = 'test-api-key-0123456789'
+
+t.test('over the rate limit: 429 problem with Retry-After and the rate-limit headers', async t => {
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await app.inject(url)).headers['x-ratelimit-remaining'], '1')
+  t.equal((await app.inject(url)).statusCode, 200)
+  const limited = await app.inject(url)
+  t.equal(limited.statusCode, 429)
+  t.equal(limited.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.equal(limited.headers['retry-after'], '60')
+  t.equal(limited.headers['x-ratelimit-limit'], '2')
+  t.equal(limited.headers['x-ratelimit-remaining'], '0')
+  t.same(limited.json(), {
+    type: 'urn:k2-bff:problem:rate-limited',
+    title: 'Too many requests',
+    status: 429,
+    detail: 'Request budget used up; try again in 60 s.',
+    requestId: limited.headers['x-request-id']
+  })
+  t.equal((await app.inject('/nowhere')).statusCode, 429, 'unknown routes count too')
+  for (const path of ['/health/live', '/health/ready', '/openapi.json', '/docs/static/index.html']) {
+    const res = await app.inject(path)
+    t.not(res.statusCode, 429, path)
+    t.notOk(res.headers['x-ratelimit-limit'], `${path} is not limited`)
+  }
+  t.equal(fake.calls('status').length, 1, 'limited requests never reach upstream')
+  const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_rate_limited_total')
+  t.match(metrics, /k2bff_rate_limited_total 2/)
+})
+
+t.test('clients are told apart by IP; a spoofed X-Forwarded-For changes nothing without TRUST_PROXY', async t => {
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.1' })).statusCode, 200)
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.1', headers: { 'x-forwarded-for': '198.51.100.7' } })).statusCode, 429)
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.2' })).statusCode, 200, 'another client has its own budget')
+})
+
+t.test('behind a trusted proxy, X-Forwarded-For names the client', async t => {
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '10.0.0.0/8' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const via = (client: string, proxy = '10.1.2.3') => app.inject({ url, remoteAddress: proxy, headers: { 'x-forwarded-for': client } })
+  t.equal((await via('198.51.100.7')).statusCode, 200)
+  t.equal((await via('198.51.100.8')).statusCode, 200)
+  t.equal((await via('198.51.100.7')).statusCode, 429)
+  t.equal((await via('198.51.100.9', '192.0.2.50')).statusCode, 200, 'an untrusted peer is keyed by its own address')
+  t.equal((await via('198.51.100.10', '192.0.2.50')).statusCode, 429, 'and cannot pick a new identity')
+})
+
+t.test('TRUST_PROXY as a hop count', async t => {
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const via = (xff: string) => app.inject({ url, remoteAddress: '10.9.9.9', headers: { 'x-forwarded-for': xff } })
+  t.equal((await via('203.0.113.1, 198.51.100.7')).statusCode, 200)
+  t.equal((await via('203.0.113.2, 198.51.100.7')).statusCode, 429, 'only the nearest hop is believed')
+})
+
+t.test('API keys: required when configured, by Bearer or X-API-Key', async t => {
+  const { app, fake } = await buildTestApp(t, { API_KEYS: `${KEY},another-key-0123456789` })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const missing = await app.inject(url)
+  t.equal(missing.statusCode, 401)
+  t.equal(missing.headers['www-authenticate'], 'Bearer realm="k2-payment-links-bff"')
+  t.same(missing.json(), {
+    type: 'urn:k2-bff:problem:unauthorized',
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.',
+    requestId: missing.headers['x-request-id']
+  })
+  const wrong = await app.inject({ url, headers: { authorization: 'Bearer wrong-key-0123456789' } })
+  t.equal(wrong.statusCode, 401)
+  t.equal(wrong.json().detail, 'The API key is not valid.')
+  t.equal((await app.inject({ url, headers: { 'x-api-key': `${KEY}x` } })).statusCode, 401)
+  t.equal((await app.inject({ url, headers: { authorization: `Basic ${KEY}` } })).statusCode, 401)
+  t.equal(fake.requests.length, 0, 'nothing reached upstream')
+
+  t.equal((await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } })).statusCode, 200)
+  t.equal((await app.inject({ url, headers: { 'x-api-key': 'another-key-0123456789' } })).statusCode, 200)
+  t.equal((await app.inject('/health/live')).statusCode, 200, 'probes stay open')
+  t.equal((await app.inject('/openapi.json')).statusCode, 200, 'docs stay open')
+})
+
+t.test('with API keys, the budget follows the key, not the address', async t => {
+  const { app, fake } = await buildTestApp(t, { API_KEYS: KEY, RATE_LIMIT_MAX: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const auth = { 'x-api-key': KEY }
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.1', headers: auth })).statusCode, 200)
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.2', headers: auth })).statusCode, 429, 'same key, other address')
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.1' })).statusCode, 401, 'the address has its own budget')
+  t.equal((await app.inject({ url, remoteAddress: '192.0.2.1' })).statusCode, 429, 'wrong or missing keys spend it')
+})
+
+t.test('without API keys the service is open', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await app.inject({ url, headers: { authorization: 'Bearer anything' } })).statusCode, 200)
+})

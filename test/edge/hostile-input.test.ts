@@ -1,0 +1,102 @@
+import { connect } from 'node:net'
+import t from 'tap'
+import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+/** Sends raw bytes and returns everything the server wrote before closing. */
+async function raw (port: number, request: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  socket.end(request)
+  let answer = ''
+  for await (const chunk of socket) answer += String(chunk)
+  return answer
+}
+
+const problemOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+
+t.test('odd ids and paths get clean 4xx problems and never reach upstream', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const cases: Array<[string, number]> = [
+    ['/payment-links/../oauth/token', 404],
+    ['/payment-links/..%2F..%2Foauth%2Ftoken', 400],
+    [`/payment-links/${ACTIVE_ID}%2F..`, 400],
+    [`/payment-links/${ACTIVE_ID}/cancel`, 404],
+    [`/payment-links/${'a'.repeat(10_000)}`, 414],
+    [`/payment-links/${'a'.repeat(500)}`, 400],
+    ['/payment-links/%E2%80%AE%F0%9F%92%B8', 400],
+    [`/payment-links/${ACTIVE_ID}%00`, 400],
+    ['/payment-links/%ZZ', 400],
+    ['/payment-links/', 400],
+    [`/payment-links/${ACTIVE_ID}?id=../../oauth`, 200]
+  ]
+  for (const [url, status] of cases) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, status, url.slice(0, 60))
+    if (status !== 200) {
+      t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+      t.equal(res.json().status, status)
+    }
+  }
+  t.same(fake.calls('status').map(r => r.path), [`/api/v2/payment_links/${ACTIVE_ID}`], 'only the valid request went upstream')
+  t.notMatch(logs.text, /"stack"/, 'no stack traces logged for bad input')
+})
+
+t.test('wrong methods are 405 with Allow; bodies are refused', async t => {
+  const { app, fake } = await buildTestApp(t)
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+    const res = await app.inject({ method, url: `/payment-links/${ACTIVE_ID}` })
+    t.equal(res.statusCode, 405, method)
+    t.equal(res.headers.allow, 'GET, HEAD')
+    t.equal(res.json().type, 'urn:k2-bff:problem:method-not-allowed')
+  }
+  const bodies = [
+    { headers: { 'content-type': 'application/json' }, payload: '{"a":1}' },
+    { headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(100_000) },
+    { headers: { 'transfer-encoding': 'chunked' }, payload: 'x' }
+  ]
+  for (const { headers, payload } of bodies) {
+    const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers, payload })
+    t.equal(res.statusCode, 400)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.equal(res.json().type, 'urn:k2-bff:problem:body-not-allowed')
+  }
+  t.equal(fake.requests.length, 0)
+})
+
+t.test('below the router: huge headers, malformed requests', async t => {
+  const { app, fake } = await buildTestApp(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+
+  const huge = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
+  t.match(huge, /^HTTP\/1\.1 431 /)
+  t.match(huge, /Content-Type: application\/problem\+json/)
+  t.match(problemOf(huge), { status: 431, title: 'Request header fields too large' })
+
+  const garbage = await raw(port, 'HELLO THERE\r\n\r\n')
+  t.match(garbage, /^HTTP\/1\.1 400 /)
+  t.match(problemOf(garbage), { status: 400, type: 'urn:k2-bff:problem:http-400' })
+
+  const badHeader = await raw(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n')
+  t.match(badHeader, /^HTTP\/1\.1 400 /)
+  t.equal(fake.requests.length, 0)
+})
+
+t.test('an unexpected error is a bland 500, logged once with its stack', async t => {
+  const { app, logs } = await buildTestApp(t)
+  app.get('/boom', async () => { throw new Error('internal detail: db password is hunter2') })
+  const res = await app.inject('/boom')
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), {
+    type: 'urn:k2-bff:problem:internal',
+    title: 'Internal server error',
+    status: 500,
+    detail: 'An unexpected error occurred; it has been logged.',
+    requestId: res.headers['x-request-id']
+  })
+  t.notMatch(res.body, 'hunter2')
+  const logged = logs.lines.filter(l => l.msg === 'unexpected error')
+  t.equal(logged.length, 1)
+  t.match(logged[0], { level: 50, requestId: res.headers['x-request-id'], err: { message: /hunter2/, stack: /Error/ } })
+})

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { access, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
+
+export interface ServerProcess {
+  child: ChildProcess
+  /** Everything written to stdout and stderr so far. */
+  output: () => string
+  /** Parsed JSON log lines so far. */
+  lines: () => Array<Record<string, unknown>>
+  waitForLine: (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>
+  exited: Promise<number | null>
+}
+
+/** Runs the built service (`npm start`'s command) with exactly the given environment. */
+export async function spawnServer (env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+  await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
+  // By default an empty working directory, so a developer's .env cannot leak in.
+  const dir = cwd ?? await mkdtemp(join(tmpdir(), 'k2-bff-run-'))
+  const child = spawn(process.execPath, [SERVER_JS], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let text = ''
+  const parsed: Array<Record<string, unknown>> = []
+  const waiters = new Set<() => void>()
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString()
+    const complete = text.split('\n').slice(0, -1)
+    parsed.length = 0
+    for (const line of complete) {
+      try {
+        parsed.push(JSON.parse(line))
+      } catch {}
+    }
+    for (const wake of waiters) wake()
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = once(child, 'exit').then(async ([code]) => {
+    if (cwd === undefined) await rm(dir, { recursive: true, force: true })
+    return code as number | null
+  })
+
+  const waitForLine = async (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000) => {
+    return await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`no matching log line; output:\n${text}`)) }, timeoutMs)
+      const check = () => {
+        const found = parsed.find(match)
+        if (found === undefined) return
+        clearTimeout(timer)
+        waiters.delete(check)
+        resolve(found)
+      }
+      waiters.add(check)
+      check()
+      exited.then(() => { if (waiters.has(check)) { clearTimeout(timer); waiters.delete(check); reject(new Error(`exited; output:\n${text}`)) } }, () => {})
+    })
+  }
+  return { child, output: () => text, lines: () => [...parsed], waitForLine, exited }
+}
+
+/** The listening URL from Fastify's "Server listening at" line. */
+export async function listeningUrl (server: ServerProcess): Promise<string> {
+  const line = await server.waitForLine(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '))
+  return String(line.msg).slice('Server listening at '.length)
+}

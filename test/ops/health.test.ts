@@ -1,0 +1,28 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.js'
+
+t.test('live is 200 while the process runs', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.always('token', { status: 500 })
+  const res = await app.inject('/health/live')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'ok' })
+})
+
+t.test('ready: 200 once a token is held or can be obtained', async t => {
+  const { app, fake } = await buildTestApp(t)
+  const first = await app.inject('/health/ready')
+  t.equal(first.statusCode, 200)
+  t.same(first.json(), { status: 'ok', upstream: 'kopokopo' })
+  await app.inject('/health/ready')
+  t.equal(fake.calls('token').length, 1, 'a held token answers without calling upstream')
+})
+
+t.test('ready: 503 when no token can be had, and again 200 when it can', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  fake.enqueue('token', { status: 503 })
+  const down = await app.inject('/health/ready')
+  t.equal(down.statusCode, 503)
+  t.same(down.json(), { status: 'unavailable', upstream: 'kopokopo' })
+  t.equal((await app.inject('/health/ready')).statusCode, 200)
+})

@@ -1,0 +1,52 @@
+import t from 'tap'
+import { request } from 'undici'
+import { buildMetricsServer } from '../../src/metrics/server.js'
+import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+t.test('Prometheus metrics after a few requests, on their own listener', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '1', CIRCUIT_FAILURE_THRESHOLD: '100' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('status', { status: 503 })
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  await Promise.all([app.inject(`/payment-links/${ACTIVE_ID}`), app.inject(`/payment-links/${ACTIVE_ID}`)])
+  await app.inject('/payment-links/not-a-uuid')
+  await app.inject('/nowhere/at/all')
+
+  const metricsServer = buildMetricsServer(app.metrics.registry)
+  t.teardown(() => metricsServer.close())
+  const address = await metricsServer.listen({ host: '127.0.0.1', port: 0 })
+  const res = await request(`${address}/metrics`)
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  const text = await res.body.text()
+
+  const route = 'route="/payment-links/:id"'
+  t.match(text, `k2bff_http_requests_total{${route},method="GET",status="200"} 3`)
+  t.match(text, `k2bff_http_requests_total{${route},method="GET",status="400"} 1`)
+  t.match(text, 'k2bff_http_requests_total{route="unmatched",method="GET",status="404"} 1')
+  t.match(text, `k2bff_http_request_duration_seconds_count{${route},method="GET",status="200"} 3`)
+  t.match(text, 'k2bff_cache_events_total{result="miss"} 1')
+  t.match(text, 'k2bff_cache_events_total{result="hit"} 2')
+  t.match(text, 'k2bff_upstream_requests_total{call="token",outcome="ok"} 1')
+  t.match(text, 'k2bff_upstream_requests_total{call="status",outcome="server_error"} 1')
+  t.match(text, 'k2bff_upstream_requests_total{call="status",outcome="ok"} 1')
+  t.match(text, 'k2bff_upstream_request_duration_seconds_count{call="status",outcome="ok"} 1')
+  t.match(text, 'k2bff_token_fetches_total 1')
+  t.match(text, 'k2bff_circuit_state 0')
+  t.match(text, 'k2bff_rate_limited_total 0')
+  t.match(text, /process_cpu_user_seconds_total \d/)
+  t.match(text, /nodejs_eventloop_lag_seconds \d/)
+
+  const publicPort = await app.inject('/metrics')
+  t.equal(publicPort.statusCode, 404, 'not on the public port')
+})
+
+t.test('the circuit state gauge follows the breaker', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.always('token', { status: 500 })
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_circuit_state'), 'k2bff_circuit_state 2')
+  t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total'),
+    'k2bff_upstream_requests_total{call="token",outcome="server_error"} 1')
+})

@@ -1,0 +1,134 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Agent, request } from 'undici'
+import { SEED_IDS } from '../../src/simulator/seed.js'
+import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
+import { listeningUrl, spawnServer } from '../helpers/process.js'
+import { ACTIVE_ID } from '../helpers/app.js'
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await new Promise(resolve => server.once('listening', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+const EXPECTED_STATES = {
+  pending: 'pending',
+  active: 'active',
+  paid: 'paid',
+  expired: 'expired',
+  cancelled: 'cancelled',
+  failed: 'failed',
+  activeButExpired: 'expired'
+}
+
+t.test('npm start with no credentials runs on the built-in simulator', async t => {
+  const metricsPort = await freePort()
+  const server = await spawnServer({ PORT: '0', METRICS_PORT: String(metricsPort) })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  const banner = await server.waitForLine(l => l.seededIds !== undefined)
+  t.match(banner, { level: 40, msg: /simulator/, docs: `${url}/docs`, seededIds: SEED_IDS })
+
+  const ready = await request(`${url}/health/ready`)
+  t.equal(ready.statusCode, 200)
+  t.same(await ready.body.json(), { status: 'ok', upstream: 'simulator' })
+
+  for (const [name, id] of Object.entries(SEED_IDS)) {
+    const res = await request(`${url}/payment-links/${id}`)
+    t.equal(res.statusCode, 200, name)
+    t.equal((await res.body.json() as { state: string }).state, EXPECTED_STATES[name as keyof typeof EXPECTED_STATES], name)
+  }
+  const metrics = await request(`http://127.0.0.1:${metricsPort}/metrics`)
+  t.equal(metrics.statusCode, 200)
+  t.match(await metrics.body.text(), 'k2bff_http_requests_total{route="/payment-links/:id",method="GET",status="200"} 7')
+  t.equal((await request(`${url}/metrics`)).statusCode, 404)
+
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.notMatch(server.output(), 'simulator-client-secret', 'the simulator secret is not logged either')
+})
+
+t.test('bad configuration stops start-up with one message naming every variable', async t => {
+  const server = await spawnServer({ PORT: 'x', CACHE_TTL_MS: '-5', K2_CLIENT_SECRET: 'lonely-secret-value', METRICS_PORT: '0' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), /^Invalid configuration \(3 variables\):\n {2}PORT: .*\n {2}CACHE_TTL_MS: .*\n {2}K2_CLIENT_ID: must be set together with K2_CLIENT_SECRET\n$/)
+  t.notMatch(server.output(), 'lonely-secret-value')
+})
+
+t.test('production refuses to start without credentials', async t => {
+  const server = await spawnServer({ NODE_ENV: 'production', PORT: '0', METRICS_PORT: '0' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), 'K2_CLIENT_ID: required when NODE_ENV=production')
+  t.match(server.output(), 'K2_CLIENT_SECRET: required when NODE_ENV=production')
+})
+
+t.test('a .env file is read, and the environment wins over it', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'k2-bff-env-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, '.env'), 'PORT=not-a-port\nCACHE_TTL_MS=later\n')
+  const fromFile = await spawnServer({ METRICS_PORT: '0' }, dir)
+  t.equal(await fromFile.exited, 1)
+  t.match(fromFile.output(), 'PORT: must be integer (got "not-a-port")')
+  t.match(fromFile.output(), 'CACHE_TTL_MS')
+
+  const overridden = await spawnServer({ PORT: '0', CACHE_TTL_MS: '1000', METRICS_PORT: '0' }, dir)
+  t.teardown(() => { overridden.child.kill('SIGKILL') })
+  const url = await listeningUrl(overridden)
+  t.equal((await request(`${url}/health/live`)).statusCode, 200)
+  overridden.child.kill('SIGTERM')
+  t.equal(await overridden.exited, 0)
+})
+
+t.test('graceful shutdown: in-flight requests finish, new connections are refused, exit 0', async t => {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const server = await spawnServer({
+    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, LOG_LEVEL: 'trace'
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  const agent = new Agent({ connections: 2, keepAliveTimeout: 60_000 })
+  t.teardown(() => agent.close())
+  t.equal((await request(`${url}/health/ready`, { dispatcher: agent })).statusCode, 200)
+
+  fake.always('status', { delayMs: 1500 })
+  const slow = request(`${url}/payment-links/${ACTIVE_ID}`, { dispatcher: agent })
+  while (fake.calls('status').length === 0) await new Promise(resolve => setImmediate(resolve))
+  server.child.kill('SIGTERM')
+  await server.waitForLine(l => l.msg === 'shutting down')
+
+  const port = Number(new URL(url).port)
+  const tryConnect = async () => await new Promise<string>(resolve => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve('connected') })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+  })
+  // The listener closes a moment after the signal is logged; poll briefly,
+  // well inside the 1.5 s the in-flight request still has to run.
+  let refused = await tryConnect()
+  for (let i = 0; i < 40 && refused !== 'ECONNREFUSED'; i++) {
+    await new Promise(resolve => setTimeout(resolve, 10))
+    refused = await tryConnect()
+  }
+  t.equal(refused, 'ECONNREFUSED', 'no new connections once shutdown has begun')
+  t.equal(fake.calls('status').length, 1, 'the slow request is still in flight')
+
+  const res = await slow
+  t.equal(res.statusCode, 200, 'the in-flight request completed')
+  t.equal(res.headers.connection, 'close', 'and its connection closes after it')
+  t.equal((await res.body.json() as { id: string }).id, ACTIVE_ID)
+  t.equal(await server.exited, 0, server.output().slice(-3000))
+
+  const output = server.output()
+  t.notMatch(output, TEST_CLIENT_SECRET, 'no secret in logs at trace level')
+  for (const token of fake.issued) t.notMatch(output, token, 'no access token in logs')
+  const access = server.lines().find(l => l.msg === 'request' && l.route === '/payment-links/:id')
+  t.match(access, { method: 'GET', status: 200, cache: 'k2-bff; fwd=miss; stored', upstreamStatus: 200, durationMs: Number, upstreamMs: Number, requestId: String })
+})
