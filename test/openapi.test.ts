@@ -54,3 +54,13 @@ t.test('GET /docs serves Swagger UI', async t => {
   t.match(page.headers['content-type'], /text\/html/)
   t.match(page.body, 'swagger')
 })
+
+t.test('the docs pages carry their own CSP, without upgrade-insecure-requests', async t => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject('/docs/static/index.html')
+  const csp = String(res.headers['content-security-policy'])
+  t.match(csp, /^default-src 'self'/)
+  t.match(csp, "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='")
+  t.notMatch(csp, 'unsafe-inline')
+  t.notMatch(csp, 'upgrade-insecure-requests')
+})

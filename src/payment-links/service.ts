@@ -81,7 +81,8 @@ export class PaymentLinkService {
     if (!entry.found) {
       return { error: new LinkNotFoundError(id), cacheStatus: join(`${CACHE_NAME}; fwd=miss; fwd-status=404`, how), upstream: result.upstream }
     }
-    const maxAge = Math.max(0, Math.floor((entry.freshUntil - clock.now()) / 1000))
+    // Rounded up: the answer was fetched a moment ago and is fresh for its whole TTL.
+    const maxAge = Math.max(0, Math.ceil((entry.freshUntil - clock.now()) / 1000))
     return { entry, maxAge, cacheStatus: join(`${CACHE_NAME}; fwd=miss`, how), upstream: result.upstream }
   }
 

@@ -17,6 +17,7 @@ export default fp(async function securityPlugin (app: FastifyInstance, options: 
     // The API answers JSON only; the Swagger UI pages get their own, hash-based
     // CSP from @fastify/swagger-ui.
     contentSecurityPolicy: {
+      useDefaults: false,
       directives: {
         defaultSrc: ["'none'"],
         frameAncestors: ["'none'"]

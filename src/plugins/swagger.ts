@@ -18,6 +18,17 @@ RFC 9457 problem details (\`application/problem+json\`) carrying the request id.
 const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
 
 /**
+ * The docs pages' CSP: the plugin's hash-based policy, plus the logo's style,
+ * minus upgrade-insecure-requests, which would break /docs for operators who
+ * reach the service over plain HTTP on an internal address.
+ */
+export function docsCsp (header: string): string {
+  return header
+    .replace(/style-src ([^;]*)/, (_, sources: string) => `style-src ${sources.trim()} ${SWAGGER_LOGO_STYLE}`)
+    .replace(/;?\s*upgrade-insecure-requests/, '')
+}
+
+/**
  * The OpenAPI document is generated from the route schemas (never written by
  * hand) and served at /openapi.json, with Swagger UI at /docs.
  */
@@ -55,7 +66,7 @@ export default fp(async function swaggerPlugin (app: FastifyInstance, options: {
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    transformStaticCSP: header => header.replace(/style-src ([^;]*)/, (_, sources: string) => `style-src ${sources.trim()} ${SWAGGER_LOGO_STYLE}`)
+    transformStaticCSP: docsCsp
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'swagger' })
