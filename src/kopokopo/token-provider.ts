@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { AppError, UpstreamAuthError, UpstreamBadResponseError, UpstreamTimeoutError } from '../errors.js'
+import { UpstreamAuthError, UpstreamBadResponseError, UpstreamTimeoutError } from '../errors.js'
 import { Deadline, within } from './deadline.js'
 import { checkTokenResponse } from './schemas.js'
 import type { Upstream } from './upstream.js'
@@ -98,8 +98,4 @@ export function parseJson (body: Buffer): unknown {
   } catch {
     return undefined
   }
-}
-
-export function isAppError (err: unknown): err is AppError {
-  return err instanceof AppError
 }

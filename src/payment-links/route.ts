@@ -63,10 +63,18 @@ export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boo
   return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
 }
 
+const REJECTED = 'k2-bff; detail=rejected'
+
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
   app.get('/payment-links/:id', {
     schema: paymentLinkRouteSchema,
-    preHandler: app.requireApiKey
+    preHandler: app.requireApiKey,
+    // Requests refused before the cache (bad id, no API key, rate limit) still
+    // say so in Cache-Status, like every other answer of this route.
+    onSend: (_request, reply, payload, done) => {
+      if (!reply.hasHeader('cache-status')) reply.header('cache-status', REJECTED)
+      done(null, payload)
+    }
   }, async (request, reply) => {
     const answer = await service.get(request.params.id.toLowerCase())
     reply.header('cache-status', answer.cacheStatus)

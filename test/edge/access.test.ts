@@ -16,6 +16,7 @@ t.test('over the rate limit: 429 problem with Retry-After and the rate-limit hea
   t.equal(limited.headers['retry-after'], '60')
   t.equal(limited.headers['x-ratelimit-limit'], '2')
   t.equal(limited.headers['x-ratelimit-remaining'], '0')
+  t.equal(limited.headers['cache-status'], 'k2-bff; detail=rejected')
   t.same(limited.json(), {
     type: 'urn:k2-bff:problem:rate-limited',
     title: 'Too many requests',
@@ -67,6 +68,7 @@ t.test('API keys: required when configured, by Bearer or X-API-Key', async t => 
   const missing = await app.inject(url)
   t.equal(missing.statusCode, 401)
   t.equal(missing.headers['www-authenticate'], 'Bearer realm="k2-payment-links-bff"')
+  t.equal(missing.headers['cache-status'], 'k2-bff; detail=rejected')
   t.same(missing.json(), {
     type: 'urn:k2-bff:problem:unauthorized',
     title: 'Unauthorized',

@@ -132,3 +132,22 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   const access = server.lines().find(l => l.msg === 'request' && l.route === '/payment-links/:id')
   t.match(access, { method: 'GET', status: 200, cache: 'k2-bff; fwd=miss; stored', upstreamStatus: 200, durationMs: Number, upstreamMs: Number, requestId: String })
 })
+
+t.test('a second signal during shutdown exits at once', async t => {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const server = await spawnServer({
+    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  fake.always('status', { delayMs: 5000 })
+  const slow = request(`${url}/payment-links/${ACTIVE_ID}`).catch((err: Error) => err)
+  while (fake.calls('status').length === 0) await new Promise(resolve => setImmediate(resolve))
+  server.child.kill('SIGTERM')
+  await server.waitForLine(l => l.msg === 'shutting down')
+  server.child.kill('SIGINT')
+  t.equal(await server.exited, 1, 'abrupt exit, without waiting for the 5 s request')
+  t.type(await slow, Error, 'the in-flight request was cut off')
+})

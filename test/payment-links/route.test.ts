@@ -113,6 +113,7 @@ t.test('a malformed id is a 400 problem and never reaches upstream', async t => 
       detail: 'The payment link id must be a UUID.',
       requestId: 'bad-id-check'
     })
+    t.equal(res.headers['cache-status'], 'k2-bff; detail=rejected')
   }
   t.equal(fake.requests.length, 0)
 })
