@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { problemResponses } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
-import type { PaymentLinkService } from './service.js'
+import type { LinkAnswer, PaymentLinkService } from './service.js'
 
 const header = (description: string) => ({ type: 'string' as const, description })
 const COMMON_HEADERS = {
@@ -63,29 +64,29 @@ export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boo
   return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
 }
 
-const REJECTED = 'k2-bff; detail=rejected'
-
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
   app.get('/payment-links/:id', {
     schema: paymentLinkRouteSchema,
-    preHandler: app.requireApiKey,
     // Requests refused before the cache (bad id, no API key, rate limit) still
-    // say so in Cache-Status, like every other answer of this route.
-    onSend: (_request, reply, payload, done) => {
-      if (!reply.hasHeader('cache-status')) reply.header('cache-status', REJECTED)
-      done(null, payload)
-    }
-  }, async (request, reply) => {
-    const answer = await service.get(request.params.id.toLowerCase())
-    reply.header('cache-status', answer.cacheStatus)
-    request.upstream = answer.upstream ?? null
-    if ('error' in answer) throw answer.error
-    reply
-      .header('etag', answer.entry.etag)
-      .header('cache-control', `private, max-age=${answer.maxAge}`)
-    if (matchesEtag(request.headers['if-none-match'], answer.entry.etag)) return reply.code(304).send()
-    return reply.type('application/json; charset=utf-8').send(answer.entry.body)
+    // carry Cache-Status; the error handler reads it from here.
+    config: { rejectedCacheStatus: 'k2-bff; detail=rejected' },
+    ...(app.requireApiKey === undefined ? {} : { preHandler: app.requireApiKey })
+  }, (request, reply) => {
+    // Not an async function: a cache hit is answered without a promise.
+    const answer = service.get(request.params.id.toLowerCase())
+    return answer instanceof Promise ? answer.then(a => respond(request, reply, a)) : respond(request, reply, answer)
   })
+}
+
+function respond (request: FastifyRequest, reply: FastifyReply, answer: LinkAnswer): FastifyReply {
+  reply.header('cache-status', answer.cacheStatus)
+  request.upstream = answer.upstream ?? null
+  if ('error' in answer) throw answer.error
+  reply
+    .header('etag', answer.entry.etag)
+    .header('cache-control', `private, max-age=${answer.maxAge}`)
+  if (matchesEtag(request.headers['if-none-match'], answer.entry.etag)) return reply.code(304).send()
+  return reply.type('application/json; charset=utf-8').send(answer.entry.body)
 }
 
 export default paymentLinkRoutes

@@ -47,8 +47,12 @@ export class PaymentLinkService {
     this.#o = options
   }
 
-  /** `id` must already be a validated, lowercase UUID. */
-  async get (id: string): Promise<LinkAnswer> {
+  /**
+   * `id` must already be a validated, lowercase UUID. A fresh cache hit is
+   * answered synchronously: polling pages make hits the common case, and they
+   * need no promise.
+   */
+  get (id: string): LinkAnswer | Promise<LinkAnswer> {
     const { cache, clock, onCacheEvent } = this.#o
     const cached = cache.get(id)
     if (cached !== undefined && clock.now() < cached.freshUntil) {
@@ -57,7 +61,11 @@ export class PaymentLinkService {
       const cacheStatus = `${CACHE_NAME}; hit; ttl=${ttl}`
       return cached.found ? { entry: cached, maxAge: ttl, cacheStatus } : { error: new LinkNotFoundError(id), cacheStatus }
     }
+    return this.#forward(id, cached)
+  }
 
+  async #forward (id: string, cached: CacheEntry | undefined): Promise<LinkAnswer> {
+    const { clock, onCacheEvent } = this.#o
     let flight = this.#inflight.get(id)
     const collapsed = flight !== undefined
     if (flight === undefined) {
@@ -103,7 +111,11 @@ export class PaymentLinkService {
         // Stop serving `active` the moment the link expires.
         ttl = Math.max(0, Math.min(ttl, Date.parse(link.expiresAt) - now))
       }
-      const body = Buffer.from(JSON.stringify(link))
+      const json = JSON.stringify(link)
+      // Its own allocation: Buffer.from would slice Node's shared 8 KiB pool,
+      // and a cached slice keeps its whole slab alive for the entry's lifetime.
+      const body = Buffer.allocUnsafeSlow(Buffer.byteLength(json))
+      body.write(json)
       const entry: FoundEntry = {
         found: true,
         body,

@@ -1,5 +1,7 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Logger } from 'pino'
+import type { Counter, Histogram } from 'prom-client'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
 
@@ -12,6 +14,11 @@ declare module 'fastify' {
 
 const MAX_LOGGED_PATH = 200
 
+interface Series {
+  count: Counter.Internal
+  duration: Histogram.Internal<'route' | 'method' | 'status'>
+}
+
 /**
  * One log line and one set of metrics per request, in place of Fastify's
  * request/response pair. Headers are never logged, so neither are API keys or
@@ -19,27 +26,54 @@ const MAX_LOGGED_PATH = 200
  * bounded under scanning.
  */
 export default fp(async function accessLogPlugin (app: FastifyInstance, options: { metrics: Metrics }) {
-  app.decorateRequest('upstream', null)
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched'
-    const status = reply.statusCode
-    const seconds = reply.elapsedTime / 1000
-    const labels = { route, method: request.method, status: String(status) }
-    options.metrics.httpRequests.inc(labels)
-    options.metrics.httpDuration.observe(labels, seconds)
+  const { httpRequests, httpDuration } = options.metrics
+  // Labelled children looked up once per route/method/status, not hashed per request.
+  const series = new Map<string, Series>()
+  const seriesFor = (route: string, method: string, status: string): Series => {
+    const key = `${route} ${method} ${status}`
+    let found = series.get(key)
+    if (found === undefined) {
+      found = { count: httpRequests.labels(route, method, status), duration: httpDuration.labels(route, method, status) }
+      series.set(key, found)
+    }
+    return found
+  }
 
-    const path = request.url.length > MAX_LOGGED_PATH ? `${request.url.slice(0, MAX_LOGGED_PATH)}…` : request.url
-    const cache = reply.getHeader('cache-status')
-    request.log.info({
-      method: request.method,
-      route,
-      path,
-      status,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      ...(cache === undefined ? {} : { cache }),
-      ...(request.upstream === null
-        ? {}
-        : { upstreamStatus: request.upstream.status, upstreamMs: Math.round(request.upstream.durationMs * 100) / 100 })
-    }, 'request')
+  // The level is fixed at start-up; skip building a line nobody will write.
+  const logsRequests = (app.log as unknown as Logger).isLevelEnabled('info')
+
+  app.decorateRequest('upstream', null)
+  const onResponse = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const status = reply.statusCode
+    const { count, duration } = seriesFor(route, request.method, String(status))
+    count.inc()
+    duration.observe(reply.elapsedTime / 1000)
+
+    if (logsRequests) {
+      const path = request.url.length > MAX_LOGGED_PATH ? `${request.url.slice(0, MAX_LOGGED_PATH)}…` : request.url
+      const cache = reply.getHeader('cache-status')
+      request.log.info({
+        method: request.method,
+        route,
+        path,
+        status,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        ...(cache === undefined ? {} : { cache }),
+        ...(request.upstream === null
+          ? {}
+          : { upstreamStatus: request.upstream.status, upstreamMs: Math.round(request.upstream.durationMs * 100) / 100 })
+      }, 'request')
+    }
+    done()
+  }
+  // Each route gets a hook that already knows its name (request.routeOptions
+  // builds a new object on every read); everything else is 'unmatched'.
+  app.addHook('onRoute', route => {
+    route.onResponse = [...[route.onResponse ?? []].flat(), onResponse(route.url)]
+  })
+  const unmatched = onResponse('unmatched')
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) unmatched(request, reply, done)
+    else done()
   })
 }, { name: 'access-log' })

@@ -9,8 +9,8 @@ declare module 'fastify' {
     apiKeyId: string | null
   }
   interface FastifyInstance {
-    /** preHandler for routes that need a key when keys are configured. */
-    requireApiKey: (request: FastifyRequest) => Promise<void>
+    /** preHandler for routes that need a key; undefined when no keys are configured. */
+    requireApiKey: ((request: FastifyRequest) => Promise<void>) | undefined
   }
 }
 
@@ -23,28 +23,31 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value).dig
  */
 export default fp(async function apiKeysPlugin (app: FastifyInstance, options: { keys: string[] }) {
   const digests = options.keys.map(sha256)
-  const enabled = digests.length > 0
   app.decorateRequest('apiKeyId', null)
+  // With no keys configured the service is open: no hook runs at all.
+  app.decorate('requireApiKey', digests.length === 0 ? undefined : requireApiKey)
+  if (digests.length === 0) return
 
   // Identify early (onRequest) so the rate limit can key on the API key; refuse
   // later, in requireApiKey, so that wrong keys still count against the IP.
-  app.addHook('onRequest', async (request) => {
-    if (!enabled) return
+  app.addHook('onRequest', (request, _reply, done) => {
     const presented = presentedKey(request)
-    if (presented === undefined) return
-    const digest = sha256(presented)
-    let match = false
-    for (const known of digests) match = timingSafeEqual(known, digest) || match
-    if (match) request.apiKeyId = digest.toString('hex').slice(0, 16)
-  })
-
-  app.decorate('requireApiKey', async (request: FastifyRequest) => {
-    if (!enabled || request.apiKeyId !== null) return
-    throw new UnauthorizedError(presentedKey(request) === undefined
-      ? 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'
-      : 'The API key is not valid.')
+    if (presented !== undefined) {
+      const digest = sha256(presented)
+      let match = false
+      for (const known of digests) match = timingSafeEqual(known, digest) || match
+      if (match) request.apiKeyId = digest.toString('hex').slice(0, 16)
+    }
+    done()
   })
 }, { name: 'api-keys' })
+
+async function requireApiKey (request: FastifyRequest): Promise<void> {
+  if (request.apiKeyId !== null) return
+  throw new UnauthorizedError(presentedKey(request) === undefined
+    ? 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'
+    : 'The API key is not valid.')
+}
 
 function presentedKey (request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key']

@@ -3,6 +3,13 @@ import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Cache-Status for errors raised before the route's own answer (bad input, auth, rate limit). */
+    rejectedCacheStatus?: string
+  }
+}
+
 // Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
 const KNOWN_PATHS = [/^\/payment-links\/[^/]+$/, /^\/health\/(live|ready)$/, /^\/openapi\.json$/]
 
@@ -37,5 +44,7 @@ export function sendProblem (err: FastifyError, request: FastifyRequest, reply: 
   if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
   if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
+  const { rejectedCacheStatus } = request.routeOptions.config
+  if (rejectedCacheStatus !== undefined && !reply.hasHeader('cache-status')) reply.header('cache-status', rejectedCacheStatus)
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))
 }

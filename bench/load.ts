@@ -1,0 +1,98 @@
+import { performance } from 'node:perf_hooks'
+import autocannon, { type Request } from 'autocannon'
+
+export interface LoadOptions {
+  url: string
+  connections: number
+  /** Seconds of measured load (ignored when `amount` is given). */
+  durationS?: number
+  /** Exactly this many requests instead of a duration. */
+  amount?: number
+  headers?: Record<string, string>
+  /** A new path for every request, e.g. a fresh id each time. */
+  path?: () => string
+}
+
+export interface Percentiles {
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+export interface LoadResult {
+  requestsPerSecond: number
+  /** Milliseconds, from every response's own timing (autocannon's histogram is whole ms only). */
+  latencyMs: Percentiles
+  requests: number
+  non2xx: number
+  errors: number
+  durationS: number
+}
+
+/** One autocannon run; latency percentiles are computed from every response at µs precision. */
+export async function load (options: LoadOptions): Promise<LoadResult> {
+  const { path } = options
+  const requests: Request[] | undefined = path === undefined
+    ? undefined
+    : [{ method: 'GET', setupRequest: request => ({ ...request, path: path() }) }]
+  const instance = autocannon({
+    url: options.url,
+    connections: options.connections,
+    ...(options.amount === undefined ? { duration: options.durationS ?? 10 } : { amount: options.amount }),
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(requests === undefined ? {} : { requests })
+  })
+  const times: number[] = []
+  instance.on('response', (_client, _status, _bytes, ms) => { times.push(ms) })
+  const result = await instance
+  return {
+    requestsPerSecond: result.requests.average,
+    latencyMs: percentiles(times),
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    durationS: result.duration
+  }
+}
+
+/** Anything that reports its process's CPU time: a bench child. */
+export interface CpuSource {
+  stats: () => Promise<{ cpuUs: number }>
+}
+
+export interface Measured extends LoadResult {
+  /** The server's CPU time (user + system) per answered request, in µs: robust to other load on the machine. */
+  serverCpuUsPerRequest: number
+  /** The server's CPU time over the wall time of the measured run. */
+  serverCpuPercent: number
+}
+
+/** An unmeasured warm-up (JIT, pools, token), then a measured run that also reads the server's CPU time. */
+export async function measure (server: CpuSource, options: LoadOptions & { warmupS: number }): Promise<Measured> {
+  await load({ ...options, durationS: options.warmupS })
+  const before = await server.stats()
+  const started = performance.now()
+  const result = await load(options)
+  const wallUs = (performance.now() - started) * 1000
+  const cpuUs = (await server.stats()).cpuUs - before.cpuUs
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${options.url}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
+  }
+  return {
+    ...result,
+    serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
+    serverCpuPercent: Math.round(100 * cpuUs / wallUs)
+  }
+}
+
+export function percentiles (values: number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort()
+  const at = (q: number) => sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
+  return { p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(at(1)) }
+}
+
+export function round (value: number, digits = 3): number {
+  const factor = 10 ** digits
+  return Math.round(value * factor) / factor
+}
