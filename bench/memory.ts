@@ -54,7 +54,7 @@ export async function memory ({ upstreamUrl }: { upstreamUrl: string }): Promise
       },
       notes: [
         `memory: ${fmt(result.requestsPerSecond)} req/s of misses; V8 heap reserved ${mib(loaded, 'heapTotal')} MiB after load, ` +
-        `${mib(collected, 'heapTotal')} MiB after GC, for ${mib(collected, 'heapUsed')} MiB in use (no node flags, as npm start runs it)`
+        `${mib(collected, 'heapTotal')} MiB after GC, for ${mib(collected, 'heapUsed')} MiB in use (with the Node flags of npm start)`
       ]
     }
   } finally {

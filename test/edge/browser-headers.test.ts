@@ -20,6 +20,27 @@ t.test('security headers on every answer', async t => {
   }
 })
 
+t.test('the security header set is exactly helmet\'s, computed once', async t => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject('/health/live')
+  const security = Object.fromEntries(Object.entries(res.headers).filter(([name]) =>
+    !['content-type', 'content-length', 'date', 'connection', 'x-request-id'].includes(name)))
+  t.same(security, {
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'origin-agent-cluster': '?1',
+    'referrer-policy': 'no-referrer',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    'x-content-type-options': 'nosniff',
+    'x-dns-prefetch-control': 'off',
+    'x-download-options': 'noopen',
+    'x-frame-options': 'SAMEORIGIN',
+    'x-permitted-cross-domain-policies': 'none',
+    'x-xss-protection': '0'
+  })
+})
+
 t.test('CORS: preflight and simple requests from an allowed origin', async t => {
   const { app, fake } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example,https://admin.shop.example' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
