@@ -2,16 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import type { Config } from './config.js'
 import { BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
-import { CircuitBreaker } from './kopokopo/circuit-breaker.js'
-import { KopoKopoClient } from './kopokopo/client.js'
-import { TokenProvider } from './kopokopo/token-provider.js'
-import { Upstream } from './kopokopo/upstream.js'
+import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
 import paymentLinkRoutes from './payment-links/route.js'
@@ -51,8 +48,6 @@ const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.he
 
 /** The whole service, not listening: the process concerns live in server.ts. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
-  const { credentials } = config.upstream
-  if (credentials === null) throw new Error('buildApp needs Kopo Kopo credentials (server.ts supplies the simulator\'s)')
   const clock = deps.clock ?? systemClock
   const metrics = deps.metrics ?? createMetrics()
 
@@ -96,34 +91,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(accessLog, { metrics })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 
-  const dispatcher = deps.dispatcher ?? new Pool(config.upstream.baseUrl, {
-    connections: config.upstream.connections,
-    keepAliveTimeout: 30_000,
-    connect: { timeout: config.upstream.timeoutMs }
+  const kopokopo = createKopoKopo(config, {
+    dispatcher: deps.dispatcher, clock, sleep: deps.sleep ?? systemSleep, random: deps.random ?? Math.random, metrics
   })
-  if (deps.dispatcher === undefined) app.addHook('onClose', async () => { await dispatcher.close() })
-
-  const breaker = new CircuitBreaker({ ...config.circuit, clock, onStateChange: state => metrics.setCircuit(state) })
-  const upstream = new Upstream({
-    dispatcher,
-    baseUrl: config.upstream.baseUrl,
-    retries: config.upstream.retries,
-    breaker,
-    clock,
-    sleep: deps.sleep ?? systemSleep,
-    random: deps.random ?? Math.random,
-    observe: (call, outcome, seconds) => {
-      metrics.upstreamRequests.inc({ call, outcome })
-      metrics.upstreamDuration.observe({ call, outcome }, seconds)
-    }
-  })
-  const tokens = new TokenProvider({
-    upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
-  })
+  app.addHook('onClose', kopokopo.close)
   const cache = new LinkCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, clock })
   app.decorate('cache', cache)
   const service = new PaymentLinkService({
-    client: new KopoKopoClient(upstream, tokens),
+    client: kopokopo.client,
     cache,
     clock,
     config: { ...config.cache, timeoutMs: config.upstream.timeoutMs, linkBaseUrl: config.upstream.linkBaseUrl },
@@ -131,7 +106,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   })
 
   await app.register(drain)
-  await app.register(healthRoutes, { tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
+  await app.register(healthRoutes, { tokens: kopokopo.tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
   return app
 }

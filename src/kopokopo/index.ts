@@ -1,0 +1,55 @@
+import { Pool, type Dispatcher } from 'undici'
+import type { Clock, Sleep } from '../clock.js'
+import type { Config } from '../config.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import { KopoKopoClient } from './client.js'
+import { TokenProvider } from './token-provider.js'
+import { Upstream } from './upstream.js'
+
+export interface KopoKopoDeps {
+  /** Transport; by default a keep-alive pool owned (and closed) here. */
+  dispatcher: Dispatcher | undefined
+  clock: Clock
+  sleep: Sleep
+  random: () => number
+  metrics: Metrics
+}
+
+/**
+ * Everything that talks to Kopo Kopo, wired once: transport → retrying,
+ * circuit-broken upstream → token provider → payment-link client.
+ */
+export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, deps: KopoKopoDeps) {
+  const { credentials } = config.upstream
+  if (credentials === null) throw new Error('Kopo Kopo credentials are required (server.ts supplies the simulator\'s)')
+  const { clock, metrics } = deps
+  const dispatcher = deps.dispatcher ?? new Pool(config.upstream.baseUrl, {
+    connections: config.upstream.connections,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: config.upstream.timeoutMs }
+  })
+  const breaker = new CircuitBreaker({ ...config.circuit, clock, onStateChange: state => metrics.setCircuit(state) })
+  const upstream = new Upstream({
+    dispatcher,
+    baseUrl: config.upstream.baseUrl,
+    retries: config.upstream.retries,
+    breaker,
+    clock,
+    sleep: deps.sleep,
+    random: deps.random,
+    observe: (call, outcome, seconds) => {
+      metrics.upstreamRequests.inc({ call, outcome })
+      metrics.upstreamDuration.observe({ call, outcome }, seconds)
+    }
+  })
+  const tokens = new TokenProvider({
+    upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
+  })
+  return {
+    client: new KopoKopoClient(upstream, tokens),
+    tokens,
+    /** Closes the pool when it is ours; an injected dispatcher belongs to its owner. */
+    close: async () => { if (deps.dispatcher === undefined) await dispatcher.close() }
+  }
+}
