@@ -1,4 +1,4 @@
-import rateLimit from '@fastify/rate-limit'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { RateLimitedError } from '../errors.js'
@@ -22,7 +22,9 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
     global: true,
     max: options.max,
     timeWindow: options.windowMs,
-    keyGenerator: (request: FastifyRequest) => request.apiKeyId === null ? `ip:${request.ip}` : `key:${request.apiKeyId}`,
+    // IPv6 clients are keyed by their /64, as @fastify/rate-limit does by default:
+    // one host usually holds a whole prefix.
+    keyGenerator: (request: FastifyRequest) => request.apiKeyId === null ? `ip:${normalizeIP(request.ip)}` : `key:${request.apiKeyId}`,
     allowList: (request: FastifyRequest) => EXEMPT.test(request.url),
     onExceeded: () => options.onExceeded?.(),
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000)))

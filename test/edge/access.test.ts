@@ -41,6 +41,9 @@ t.test('clients are told apart by IP; a spoofed X-Forwarded-For changes nothing 
   t.equal((await app.inject({ url, remoteAddress: '192.0.2.1' })).statusCode, 200)
   t.equal((await app.inject({ url, remoteAddress: '192.0.2.1', headers: { 'x-forwarded-for': '198.51.100.7' } })).statusCode, 429)
   t.equal((await app.inject({ url, remoteAddress: '192.0.2.2' })).statusCode, 200, 'another client has its own budget')
+  t.equal((await app.inject({ url, remoteAddress: '2001:db8:1:2::10' })).statusCode, 200)
+  t.equal((await app.inject({ url, remoteAddress: '2001:db8:1:2::99' })).statusCode, 429, 'one IPv6 /64 is one client')
+  t.equal((await app.inject({ url, remoteAddress: '2001:db8:1:3::10' })).statusCode, 200, 'another /64 is another')
 })
 
 t.test('behind a trusted proxy, X-Forwarded-For names the client', async t => {
