@@ -1,11 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { access, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
+// The Node flags of `npm start` (e.g. the heap ceiling), so tests run what operators run.
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+export const START_FLAGS = pkg.scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
 
 export interface ServerProcess {
   child: ChildProcess
@@ -22,7 +26,7 @@ export async function spawnServer (env: Record<string, string>, cwd?: string): P
   await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
   // By default an empty working directory, so a developer's .env cannot leak in.
   const dir = cwd ?? await mkdtemp(join(tmpdir(), 'k2-bff-run-'))
-  const child = spawn(process.execPath, [SERVER_JS], {
+  const child = spawn(process.execPath, [...START_FLAGS, SERVER_JS], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
