@@ -102,7 +102,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     cache,
     clock,
     config: { ...config.cache, timeoutMs: config.upstream.timeoutMs, linkBaseUrl: config.upstream.linkBaseUrl },
-    onCacheEvent: result => metrics.cacheEvents.inc({ result })
+    onCacheEvent: result => { metrics.countCacheEvent(result) }
   })
 
   await app.register(drain)

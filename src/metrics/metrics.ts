@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CircuitState } from '../kopokopo/circuit-breaker.js'
+import type { CacheEvent } from '../payment-links/service.js'
 
 const PREFIX = 'k2bff_'
+
+export interface RequestLabels { route: string, method: string, status: string }
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /**
@@ -12,13 +15,22 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
   const registry = new Registry()
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
   const registers = [registry]
+  // The per-request counters are plain numbers, handed to prom-client when
+  // scraped (its collect callback): prom-client hashes the label set on every
+  // inc, a measurable share of a cache hit.
+  const requestCounts = new Map<string, { labels: RequestLabels, count: number }>()
+  const cacheCounts: Record<CacheEvent, number> = { hit: 0, miss: 0, stale: 0, collapsed: 0 }
   const metrics = {
     registry,
     httpRequests: new Counter({
       name: `${PREFIX}http_requests_total`,
       help: 'HTTP requests answered, by route, method and status.',
       labelNames: ['route', 'method', 'status'],
-      registers
+      registers,
+      collect () {
+        this.reset()
+        for (const { labels, count } of requestCounts.values()) this.inc(labels, count)
+      }
     }),
     httpDuration: new Histogram({
       name: `${PREFIX}http_request_duration_seconds`,
@@ -31,7 +43,11 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
       name: `${PREFIX}cache_events_total`,
       help: 'Payment link cache lookups, by result (hit, miss, stale, collapsed).',
       labelNames: ['result'],
-      registers
+      registers,
+      collect () {
+        this.reset()
+        for (const [result, count] of Object.entries(cacheCounts)) if (count > 0) this.inc({ result }, count)
+      }
     }),
     upstreamRequests: new Counter({
       name: `${PREFIX}upstream_requests_total`,
@@ -63,6 +79,19 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     }),
     setCircuit (state: CircuitState): void {
       metrics.circuitState.set(CIRCUIT_VALUE[state])
+    },
+    countCacheEvent (result: CacheEvent): void {
+      cacheCounts[result]++
+    },
+    /** The counter of one route/method/status series: bump its `count` per request. */
+    requestSeries (labels: RequestLabels): { count: number } {
+      const key = `${labels.route} ${labels.method} ${labels.status}`
+      let series = requestCounts.get(key)
+      if (series === undefined) {
+        series = { labels, count: 0 }
+        requestCounts.set(key, series)
+      }
+      return series
     }
   }
   metrics.circuitState.set(0)

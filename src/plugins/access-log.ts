@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import type { Counter, Histogram } from 'prom-client'
+import type { Histogram } from 'prom-client'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
 
@@ -15,7 +15,7 @@ declare module 'fastify' {
 const MAX_LOGGED_PATH = 200
 
 interface Series {
-  count: Counter.Internal
+  requests: { count: number }
   duration: Histogram.Internal<'route' | 'method' | 'status'>
 }
 
@@ -26,14 +26,14 @@ interface Series {
  * bounded under scanning.
  */
 export default fp(async function accessLogPlugin (app: FastifyInstance, options: { metrics: Metrics }) {
-  const { httpRequests, httpDuration } = options.metrics
+  const { metrics } = options
   // Labelled children looked up once per route/method/status, not hashed per request.
   const series = new Map<string, Series>()
   const seriesFor = (route: string, method: string, status: string): Series => {
     const key = `${route} ${method} ${status}`
     let found = series.get(key)
     if (found === undefined) {
-      found = { count: httpRequests.labels(route, method, status), duration: httpDuration.labels(route, method, status) }
+      found = { requests: metrics.requestSeries({ route, method, status }), duration: metrics.httpDuration.labels(route, method, status) }
       series.set(key, found)
     }
     return found
@@ -45,8 +45,8 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
   app.decorateRequest('upstream', null)
   const onResponse = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode
-    const { count, duration } = seriesFor(route, request.method, String(status))
-    count.inc()
+    const { requests, duration } = seriesFor(route, request.method, String(status))
+    requests.count++
     duration.observe(reply.elapsedTime / 1000)
 
     if (logsRequests) {
