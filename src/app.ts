@@ -30,7 +30,6 @@ export interface AppDeps {
   random?: () => number
   /** Where log lines go (stdout by default). */
   logStream?: DestinationStream
-  metrics?: Metrics
 }
 
 declare module 'fastify' {
@@ -49,7 +48,7 @@ const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.he
 /** The whole service, not listening: the process concerns live in server.ts. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
-  const metrics = deps.metrics ?? createMetrics()
+  const metrics = createMetrics()
 
   const app = Fastify({
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },

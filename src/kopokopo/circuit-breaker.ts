@@ -36,10 +36,6 @@ export class CircuitBreaker {
     this.#options = options
   }
 
-  get state (): CircuitState {
-    return this.#state
-  }
-
   /** Call before each attempt; throws CircuitOpenError when no attempt may go out. */
   acquire (): void {
     if (this.#state === 'closed') return

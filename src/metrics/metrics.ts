@@ -4,7 +4,11 @@ import type { CacheEvent } from '../payment-links/service.js'
 
 const PREFIX = 'k2bff_'
 
-export interface RequestLabels { route: string, method: string, status: string }
+export interface RequestSeries {
+  labels: { route: string, method: string, status: string }
+  count: number
+  duration: Histogram.Internal<'route' | 'method' | 'status'>
+}
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /**
@@ -18,7 +22,7 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
   // The per-request counters are plain numbers, handed to prom-client when
   // scraped (its collect callback): prom-client hashes the label set on every
   // inc, a measurable share of a cache hit.
-  const requestCounts = new Map<string, { labels: RequestLabels, count: number }>()
+  const requestCounts = new Map<string, RequestSeries>()
   const cacheCounts: Record<CacheEvent, number> = { hit: 0, miss: 0, stale: 0, collapsed: 0 }
   const metrics = {
     registry,
@@ -83,12 +87,15 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     countCacheEvent (result: CacheEvent): void {
       cacheCounts[result]++
     },
-    /** The counter of one route/method/status series: bump its `count` per request. */
-    requestSeries (labels: RequestLabels): { count: number } {
-      const key = `${labels.route} ${labels.method} ${labels.status}`
+    /**
+     * One route/method/status series, looked up once: bump `count` and
+     * `duration.observe()` per request.
+     */
+    requestSeries (route: string, method: string, status: string): RequestSeries {
+      const key = `${route} ${method} ${status}`
       let series = requestCounts.get(key)
       if (series === undefined) {
-        series = { labels, count: 0 }
+        series = { labels: { route, method, status }, count: 0, duration: metrics.httpDuration.labels(route, method, status) }
         requestCounts.set(key, series)
       }
       return series

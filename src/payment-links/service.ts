@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import {
-  AppError, LinkNotFoundError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
+  AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient } from '../kopokopo/client.js'
 import { Deadline } from '../kopokopo/deadline.js'
@@ -55,9 +55,10 @@ export class PaymentLinkService {
   get (id: string): LinkAnswer | Promise<LinkAnswer> {
     const { cache, clock, onCacheEvent } = this.#o
     const cached = cache.get(id)
-    if (cached !== undefined && clock.now() < cached.freshUntil) {
+    const now = clock.now()
+    if (cached !== undefined && now < cached.freshUntil) {
       onCacheEvent?.('hit')
-      const ttl = Math.floor((cached.freshUntil - clock.now()) / 1000)
+      const ttl = Math.floor((cached.freshUntil - now) / 1000)
       const cacheStatus = `${CACHE_NAME}; hit; ttl=${ttl}`
       return cached.found ? { entry: cached, maxAge: ttl, cacheStatus } : { error: new LinkNotFoundError(id), cacheStatus }
     }
@@ -149,5 +150,6 @@ function forwardDetail (error: Error): string {
   if (error instanceof AppError && error.upstreamStatus !== undefined) return `fwd-status=${error.upstreamStatus}`
   if (error instanceof UpstreamTimeoutError) return 'detail=timeout'
   if (error instanceof UpstreamUnavailableError) return 'detail=circuit-open'
-  return 'detail=connection-error'
+  // A bug of ours is not a connection error; say only that there was one.
+  return error instanceof UpstreamBadResponseError ? 'detail=connection-error' : 'detail=error'
 }

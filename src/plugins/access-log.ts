@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
-import type { Histogram } from 'prom-client'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
 
@@ -14,11 +13,6 @@ declare module 'fastify' {
 
 const MAX_LOGGED_PATH = 200
 
-interface Series {
-  requests: { count: number }
-  duration: Histogram.Internal<'route' | 'method' | 'status'>
-}
-
 /**
  * One log line and one set of metrics per request, in place of Fastify's
  * request/response pair. Headers are never logged, so neither are API keys or
@@ -27,27 +21,15 @@ interface Series {
  */
 export default fp(async function accessLogPlugin (app: FastifyInstance, options: { metrics: Metrics }) {
   const { metrics } = options
-  // Labelled children looked up once per route/method/status, not hashed per request.
-  const series = new Map<string, Series>()
-  const seriesFor = (route: string, method: string, status: string): Series => {
-    const key = `${route} ${method} ${status}`
-    let found = series.get(key)
-    if (found === undefined) {
-      found = { requests: metrics.requestSeries({ route, method, status }), duration: metrics.httpDuration.labels(route, method, status) }
-      series.set(key, found)
-    }
-    return found
-  }
-
   // The level is fixed at start-up; skip building a line nobody will write.
   const logsRequests = (app.log as unknown as Logger).isLevelEnabled('info')
 
   app.decorateRequest('upstream', null)
   const onResponse = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode
-    const { requests, duration } = seriesFor(route, request.method, String(status))
-    requests.count++
-    duration.observe(reply.elapsedTime / 1000)
+    const series = metrics.requestSeries(route, request.method, String(status))
+    series.count++
+    series.duration.observe(reply.elapsedTime / 1000)
 
     if (logsRequests) {
       const path = request.url.length > MAX_LOGGED_PATH ? `${request.url.slice(0, MAX_LOGGED_PATH)}…` : request.url
