@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const url = `/payment-links/${ACTIVE_ID}`
@@ -17,13 +17,7 @@ t.test('over the rate limit: 429 problem with Retry-After and the rate-limit hea
   t.equal(limited.headers['x-ratelimit-limit'], '2')
   t.equal(limited.headers['x-ratelimit-remaining'], '0')
   t.equal(limited.headers['cache-status'], 'k2-bff; detail=rejected')
-  t.same(limited.json(), {
-    type: 'urn:k2-bff:problem:rate-limited',
-    title: 'Too many requests',
-    status: 429,
-    detail: 'Request budget used up; try again in 60 s.',
-    requestId: limited.headers['x-request-id']
-  })
+  t.same(limited.json(), problem(limited, 'rate-limited', 'Too many requests', 429, 'Request budget used up; try again in 60 s.'))
   t.equal((await app.inject('/nowhere')).statusCode, 429, 'unknown routes count too')
   for (const path of ['/health/live', '/health/ready', '/openapi.json', '/docs/static/index.html']) {
     const res = await app.inject(path)
@@ -72,13 +66,7 @@ t.test('API keys: required when configured, by Bearer or X-API-Key', async t => 
   t.equal(missing.statusCode, 401)
   t.equal(missing.headers['www-authenticate'], 'Bearer realm="k2-payment-links-bff"')
   t.equal(missing.headers['cache-status'], 'k2-bff; detail=rejected')
-  t.same(missing.json(), {
-    type: 'urn:k2-bff:problem:unauthorized',
-    title: 'Unauthorized',
-    status: 401,
-    detail: 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.',
-    requestId: missing.headers['x-request-id']
-  })
+  t.same(missing.json(), problem(missing, 'unauthorized', 'Unauthorized', 401, 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'))
   const wrong = await app.inject({ url, headers: { authorization: 'Bearer wrong-key-0123456789' } })
   t.equal(wrong.statusCode, 401)
   t.equal(wrong.json().detail, 'The API key is not valid.')

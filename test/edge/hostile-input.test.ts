@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 /** Sends raw bytes and returns everything the server wrote before closing. */
@@ -88,13 +88,7 @@ t.test('an unexpected error is a bland 500, logged once with its stack', async t
   app.get('/boom', async () => { throw new Error('internal detail: db password is hunter2') })
   const res = await app.inject('/boom')
   t.equal(res.statusCode, 500)
-  t.same(res.json(), {
-    type: 'urn:k2-bff:problem:internal',
-    title: 'Internal server error',
-    status: 500,
-    detail: 'An unexpected error occurred; it has been logged.',
-    requestId: res.headers['x-request-id']
-  })
+  t.same(res.json(), problem(res, 'internal', 'Internal server error', 500, 'An unexpected error occurred; it has been logged.'))
   t.notMatch(res.body, 'hunter2')
   const logged = logs.lines.filter(l => l.msg === 'unexpected error')
   t.equal(logged.length, 1)

@@ -75,3 +75,11 @@ export async function buildTestApp (t: Teardown, env: Record<string, string> = {
 
 export const ACTIVE_ID = 'aaaaaaaa-0000-4000-8000-000000000001'
 export const PAID_ID = 'aaaaaaaa-0000-4000-8000-000000000002'
+
+/**
+ * The exact problem document an answer must carry: the given members plus the
+ * answer's own request id.
+ */
+export function problem (res: { headers: Record<string, unknown> }, type: string, title: string, status: number, detail: string) {
+  return { type: `urn:k2-bff:problem:${type}`, title, status, detail, requestId: res.headers['x-request-id'] }
+}

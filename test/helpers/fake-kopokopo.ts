@@ -14,6 +14,8 @@ export interface RecordedRequest {
   path: string
   headers: IncomingMessage['headers']
   body: string
+  /** The client's port: one per connection, so tests can count connections. */
+  port: number
 }
 
 /** One scripted answer; fields combine (e.g. a delay then a 500). */
@@ -81,7 +83,13 @@ export class FakeKopoKopo {
   async #handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
-    const record = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() }
+    const record = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString(),
+      port: req.socket.remotePort ?? 0
+    }
     this.requests.push(record)
     const call: Call | null = record.path === '/oauth/token' ? 'token' : record.path.startsWith('/api/v2/payment_links/') ? 'status' : null
     const fault = call === null ? undefined : this.#queue[call].shift() ?? this.#always[call]

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { backoffMs, parseRetryAfterMs } from '../../src/kopokopo/retry.js'
-import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const url = `/payment-links/${ACTIVE_ID}`
@@ -12,13 +12,7 @@ t.test('an upstream slower than the deadline is a 504', async t => {
   fake.always('status', { delayMs: 1000 })
   const res = await app.inject(url)
   t.equal(res.statusCode, 504)
-  t.same(res.json(), {
-    type: 'urn:k2-bff:problem:upstream-timeout',
-    title: 'Kopo Kopo did not answer in time',
-    status: 504,
-    detail: 'Kopo Kopo did not answer within 150 ms.',
-    requestId: res.headers['x-request-id']
-  })
+  t.same(res.json(), problem(res, 'upstream-timeout', 'Kopo Kopo did not answer in time', 504, 'Kopo Kopo did not answer within 150 ms.'))
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
 })
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ACTIVE_ID, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, PAID_ID, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 20 }, (_, i) => `bbbbbbbb-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -82,13 +82,7 @@ t.test('rejected client credentials: 502 without a retry storm, and readiness fa
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
   t.equal(res.statusCode, 502)
-  t.same(res.json(), {
-    type: 'urn:k2-bff:problem:upstream-auth-rejected',
-    title: 'Kopo Kopo rejected the service credentials',
-    status: 502,
-    detail: 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.',
-    requestId: res.headers['x-request-id']
-  })
+  t.same(res.json(), problem(res, 'upstream-auth-rejected', 'Kopo Kopo rejected the service credentials', 502, 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.'))
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=401')
   t.equal(fake.calls('token').length, 1, '401 is not retried')
   t.equal(fake.calls('status').length, 0)

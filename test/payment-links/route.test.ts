@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ACTIVE_ID, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, PAID_ID, problem } from '../helpers/app.js'
 import { TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const DTO_FIELDS = ['id', 'state', 'status', 'linkStatus', 'amount', 'currency', 'reference', 'note', 'tillName',
@@ -123,13 +123,7 @@ t.test('an unknown link is a 404 problem, without upstream\'s body', async t => 
   const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}` })
   t.equal(res.statusCode, 404)
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
-  t.same(res.json(), {
-    type: 'urn:k2-bff:problem:link-not-found',
-    title: 'Payment link not found',
-    status: 404,
-    detail: `Kopo Kopo has no payment link with id ${ACTIVE_ID}.`,
-    requestId: res.headers['x-request-id']
-  })
+  t.same(res.json(), problem(res, 'link-not-found', 'Payment link not found', 404, `Kopo Kopo has no payment link with id ${ACTIVE_ID}.`))
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=404; stored')
   t.equal(fake.calls('status').length, 1)
 })
