@@ -37,11 +37,14 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
 
 async function canGetToken ({ tokens, timeoutMs }: HealthOptions): Promise<boolean> {
   if (tokens.holdsToken) return true
+  const deadline = new Deadline(timeoutMs)
   try {
-    await tokens.get(new Deadline(timeoutMs))
+    await tokens.get(deadline)
     return true
   } catch {
     return false
+  } finally {
+    deadline.release()
   }
 }
 

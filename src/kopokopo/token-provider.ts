@@ -65,12 +65,18 @@ export class TokenProvider {
       client_secret: this.#o.clientSecret,
       grant_type: 'client_credentials'
     }).toString()
-    const response = await this.#o.upstream.send('token', {
-      method: 'POST',
-      path: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body
-    }, new Deadline(this.#o.timeoutMs))
+    const deadline = new Deadline(this.#o.timeoutMs)
+    let response
+    try {
+      response = await this.#o.upstream.send('token', {
+        method: 'POST',
+        path: '/oauth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body
+      }, deadline)
+    } finally {
+      deadline.release()
+    }
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       throw new UpstreamAuthError(response.status)

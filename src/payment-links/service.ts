@@ -131,6 +131,8 @@ export class PaymentLinkService {
         error: error as Error,
         upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() }
       }
+    } finally {
+      deadline.release()
     }
   }
 }

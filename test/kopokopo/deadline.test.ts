@@ -1,0 +1,32 @@
+import { setTimeout as wait } from 'node:timers/promises'
+import t from 'tap'
+import { Deadline, within } from '../../src/kopokopo/deadline.js'
+
+// Real timers on purpose: the deadline bounds real sockets. Timers fire in
+// order of expiry, so a 1 ms deadline is always due before a 20 ms wait ends.
+
+t.test('a deadline aborts its signal when it runs out, with a TimeoutError', async t => {
+  const deadline = new Deadline(1)
+  t.equal(deadline.expired, false)
+  await wait(20)
+  t.equal(deadline.expired, true)
+  t.equal(deadline.remaining(), 0)
+  t.equal((deadline.signal.reason as Error).name, 'TimeoutError')
+})
+
+t.test('a released deadline never fires: its timer does not outlive the work', async t => {
+  const deadline = new Deadline(1)
+  deadline.release()
+  await wait(20)
+  t.equal(deadline.expired, false)
+})
+
+t.test('within() gives up when the deadline runs out, and not before', async t => {
+  const deadline = new Deadline(1)
+  // The deadline's timer is unref'd, as in the service: the wait keeps this process alive meanwhile.
+  const [outcome] = await Promise.all([within(new Promise(() => {}), deadline, () => new Error('late')).catch((err: unknown) => err), wait(20)])
+  t.equal((outcome as Error).message, 'late')
+  const roomy = new Deadline(60_000)
+  t.equal(await within(Promise.resolve('done'), roomy, () => new Error('late')), 'done')
+  roomy.release()
+})
