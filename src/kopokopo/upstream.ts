@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
+import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
@@ -128,18 +129,31 @@ export class Upstream {
       body.destroy()
       throw new TooLargeError(statusCode)
     }
+    return { status: statusCode, headers, body: await readCapped(body, statusCode), durationMs: performance.now() - started }
+  }
+}
+
+/**
+ * The whole body, refused once it passes MAX_BODY_BYTES (a chunked answer
+ * declares no length). Events rather than an async iterator: the answer is
+ * usually one chunk, and the iterator's promises and listeners cost more.
+ */
+async function readCapped (body: Readable, status: number): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length
       if (size > MAX_BODY_BYTES) {
         body.destroy()
-        throw new TooLargeError(statusCode)
+        reject(new TooLargeError(status))
+        return
       }
-      chunks.push(chunk as Buffer)
-    }
-    return { status: statusCode, headers, body: Buffer.concat(chunks, size), durationMs: performance.now() - started }
-  }
+      chunks.push(chunk)
+    })
+    body.once('end', () => resolve(Buffer.concat(chunks, size)))
+    body.once('error', reject)
+  })
 }
 
 function classify (status: number): UpstreamOutcome {

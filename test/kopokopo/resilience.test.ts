@@ -126,9 +126,10 @@ t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
   t.equal(cut.statusCode, 502, 'a body cut off mid-way')
 })
 
-t.test('an upstream body over 1 MiB is refused', async t => {
+t.test('an upstream body declared over 1 MiB is refused unread', async t => {
   const { app, fake } = await buildTestApp(t)
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { note: 'x'.repeat(1024 * 1024) }))
+  const big = JSON.stringify(upstreamLink(ACTIVE_ID, { note: 'x'.repeat(1024 * 1024) }))
+  fake.enqueue('status', { status: 200, body: big, headers: { 'content-length': String(Buffer.byteLength(big)) } })
   const res = await app.inject(url)
   t.equal(res.statusCode, 502)
   t.equal(res.json().detail, 'Kopo Kopo sent an oversized answer.')
