@@ -68,16 +68,21 @@ export interface Measured extends LoadResult {
   serverCpuPercent: number
 }
 
-/** An unmeasured warm-up (JIT, pools, token), then a measured run that also reads the server's CPU time. */
+/** An unmeasured warm-up (JIT, pools, token), then a measured autocannon run that also reads the server's CPU time. */
 export async function measure (server: CpuSource, options: LoadOptions & { warmupS: number }): Promise<Measured> {
-  await load({ ...options, durationS: options.warmupS })
+  return await measureWith(server, options.url, async warmup => await load(warmup ? { ...options, durationS: options.warmupS } : options))
+}
+
+/** The same for any load driver: `run(true)` warms up, `run(false)` is measured. */
+export async function measureWith (server: CpuSource, label: string, run: (warmup: boolean) => Promise<LoadResult>): Promise<Measured> {
+  await run(true)
   const before = await server.stats()
   const started = performance.now()
-  const result = await load(options)
+  const result = await run(false)
   const wallUs = (performance.now() - started) * 1000
   const cpuUs = (await server.stats()).cpuUs - before.cpuUs
   if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${options.url}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
+    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
   }
   return {
     ...result,

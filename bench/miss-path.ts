@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { Child } from './children.js'
-import { measure, round, type Measured } from './load.js'
+import { measure, measureWith, round, type Measured } from './load.js'
+import { PacedLoad } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
 import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 
@@ -9,13 +10,26 @@ import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 // crosses the service to the bench upstream. The same upstream is loaded
 // directly (with a bearer token, as the service sends) and through the
 // service; the difference is what the service adds.
+//
+// First closed-loop (autocannon, 50 connections, as fast as answers come):
+// that finds each side's capacity, and its latency is mostly queueing at the
+// slower side's rate. Then open-loop at fixed fractions of the service's
+// capacity over the same 50 connections, each rate offered to both sides:
+// that is the latency a caller sees at a given load, and where the target is
+// judged.
 
 const CONNECTIONS = 50
 const WARMUP_S = 2
 const DURATION_S = 10
+const PACED_WARMUP_S = 1
+const PACED_DURATION_S = 8
+/** Offered load as a share of the service's closed-loop capacity; the target is judged at TARGET_LOAD. */
+const LOADS = [0.25, 0.5, 0.75]
+const TARGET_LOAD = 0.5
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
+interface PacedPair extends Pair { load: number, rate: number }
 
 export interface MissPathOptions {
   upstream: Child
@@ -29,61 +43,98 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
   }, execArgv('miss-service'))
   try {
-    const direct = (connections: number, durationS: number) => measure(upstream, {
-      url: upstream.url,
-      connections,
-      warmupS: WARMUP_S,
-      durationS,
-      headers: { authorization: `Bearer ${BENCH_TOKEN}` },
-      path: () => STATUS_PATH + randomUUID()
-    })
-    const through = (connections: number, durationS: number) => measure(service, {
-      url: service.url, connections, warmupS: WARMUP_S, durationS, path: () => `/payment-links/${randomUUID()}`
-    })
-    const loaded = pair(await direct(CONNECTIONS, DURATION_S), await through(CONNECTIONS, DURATION_S))
-    // One connection: no queueing anywhere, so the difference is the service's own cost per request.
-    // (Service first this time, so neither side always runs first.)
-    const singleService = await through(1, DURATION_S / 2)
-    const single = pair(await direct(1, DURATION_S / 2), singleService)
+    const sides = {
+      direct: { child: upstream, headers: { authorization: `Bearer ${BENCH_TOKEN}` }, path: () => STATUS_PATH + randomUUID() },
+      service: { child: service, headers: {}, path: () => `/payment-links/${randomUUID()}` }
+    }
+    type Side = keyof typeof sides
+    const closed = (side: Side) => {
+      const { child, headers, path } = sides[side]
+      return measure(child, { url: child.url, connections: CONNECTIONS, warmupS: WARMUP_S, durationS: DURATION_S, headers, path })
+    }
+    const open = async (side: Side, rate: number) => {
+      const { child, headers, path } = sides[side]
+      const load = await PacedLoad.open(child.url, CONNECTIONS, { path: path(), headers })
+      try {
+        return await measureWith(child, `${child.url} at ${rate} req/s`, async warmup => await load.run({
+          rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S, headers, path
+        }))
+      } finally {
+        await load.close()
+      }
+    }
+
+    const saturated = pair(await closed('direct'), await closed('service'))
+    const capacity = saturated.service.requestsPerSecond
+    const pacedPairs: PacedPair[] = []
+    for (const [i, load] of LOADS.entries()) {
+      const rate = Math.round(capacity * load)
+      // Alternate which side goes first, so neither always runs on a cooler machine.
+      const [first, second] = i % 2 === 0 ? ['direct', 'service'] as const : ['service', 'direct'] as const
+      const runs = { [first]: await open(first, rate), [second]: await open(second, rate) } as Record<Side, Measured>
+      pacedPairs.push({ load, rate, ...pair(runs.direct, runs.service) })
+    }
+    const judged = pacedPairs.find(p => p.load === TARGET_LOAD)!
+    const within = pacedPairs.filter(p => p.addedP99Ms <= TARGET_ADDED_P99_MS).at(-1)
 
     const rows: Row[] = [
       {
-        scenario: `3. miss path, ${CONNECTIONS} conns: added latency`,
-        measured: `p50 +${loaded.addedP50Ms} ms, p99 +${loaded.addedP99Ms} ms (p99 ${loaded.direct.latencyMs.p99} -> ${loaded.service.latencyMs.p99} ms)`,
+        scenario: `3. miss path, ${CONNECTIONS} conns, ${fmt(judged.rate)} req/s offered (${percent(TARGET_LOAD)} of capacity): added latency`,
+        measured: addedLatency(judged),
         target: `p99 added <= ${TARGET_ADDED_P99_MS} ms`,
-        pass: loaded.addedP99Ms <= TARGET_ADDED_P99_MS
+        pass: judged.addedP99Ms <= TARGET_ADDED_P99_MS
       },
+      ...pacedPairs.filter(p => p !== judged).map(p => ({
+        scenario: `3. miss path, ${CONNECTIONS} conns, ${fmt(p.rate)} req/s offered (${percent(p.load)} of capacity): added latency`,
+        measured: addedLatency(p),
+        target: 'reported',
+        pass: null
+      })),
       {
-        scenario: `3. miss path, ${CONNECTIONS} conns: req/s`,
-        measured: `direct ${fmt(loaded.direct.requestsPerSecond)}, service ${fmt(loaded.service.requestsPerSecond)}`,
+        scenario: `3. miss path, ${CONNECTIONS} conns, closed loop: req/s (capacity)`,
+        measured: `direct ${fmt(saturated.direct.requestsPerSecond)}, service ${fmt(capacity)}; ` +
+          `highest offered load within the target: ${within === undefined ? 'none tried' : `${fmt(within.rate)} req/s`}`,
         target: 'reported',
         pass: null
       },
       {
-        scenario: '3. miss path, 1 conn: added latency',
-        measured: `p50 +${single.addedP50Ms} ms, p99 +${single.addedP99Ms} ms (p99 ${single.direct.latencyMs.p99} -> ${single.service.latencyMs.p99} ms)`,
-        target: 'reported (no queueing)',
+        scenario: `3. miss path, ${CONNECTIONS} conns, closed loop (saturated): added latency`,
+        measured: addedLatency(saturated),
+        target: 'reported (queueing)',
         pass: null
       },
       {
         scenario: '3. miss path server CPU/request',
-        measured: `service ${loaded.service.serverCpuUsPerRequest} µs, upstream alone ${loaded.direct.serverCpuUsPerRequest} µs`,
+        measured: `service ${saturated.service.serverCpuUsPerRequest} µs, upstream alone ${saturated.direct.serverCpuUsPerRequest} µs`,
         target: 'reported',
         pass: null
       }
     ]
     return {
       rows,
-      data: { warmupS: WARMUP_S, durationS: DURATION_S, [`connections${CONNECTIONS}`]: loaded, connections1: single },
+      data: {
+        connections: CONNECTIONS,
+        closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
+        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs }
+      },
       notes: [
-        `miss path: closed loop, so at ${CONNECTIONS} connections latency includes queueing: on ${os.cpus().length} cores the service run has ` +
-        'three busy processes (autocannon, service, upstream) where the direct run has two; the 1-connection pair shows the ' +
-        'per-request cost without queueing. Caching off, a new UUID per request, default UPSTREAM_CONNECTIONS.'
+        `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
+        `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
+        `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections opened beforehand, after a ` +
+        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due.`
       ]
     }
   } finally {
     await service.close()
   }
+}
+
+function addedLatency (p: Pair): string {
+  return `p50 +${p.addedP50Ms} ms, p99 +${p.addedP99Ms} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
+}
+
+function percent (share: number): string {
+  return `${Math.round(share * 100)}%`
 }
 
 function pair (direct: Measured, service: Measured): Pair {
