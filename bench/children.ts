@@ -8,6 +8,7 @@ import { once } from 'node:events'
 export type Role =
   | { role: 'service', env: Record<string, string> }
   | { role: 'bare', body: string, contentType: string, headers?: Record<string, string> }
+  | { role: 'proxy', upstreamUrl: string }
   | { role: 'upstream' }
 
 export type Command = Role | { role: 'stats' } | { role: 'gc' } | { role: 'close' }

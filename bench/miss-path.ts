@@ -42,10 +42,12 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     role: 'service',
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
   }, execArgv('miss-service'))
+  const proxy = await Child.start({ role: 'proxy', upstreamUrl: upstream.url }, execArgv('miss-relay'))
   try {
     const sides = {
       direct: { child: upstream, headers: { authorization: `Bearer ${BENCH_TOKEN}` }, path: () => STATUS_PATH + randomUUID() },
-      service: { child: service, headers: {}, path: () => `/payment-links/${randomUUID()}` }
+      service: { child: service, headers: {}, path: () => `/payment-links/${randomUUID()}` },
+      proxy: { child: proxy, headers: {}, path: () => `/payment-links/${randomUUID()}` }
     }
     type Side = keyof typeof sides
     const closed = (side: Side) => {
@@ -75,6 +77,9 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       pacedPairs.push({ load, rate, ...pair(runs.direct, runs.service) })
     }
     const judged = pacedPairs.find(p => p.load === TARGET_LOAD)!
+    // Calibration: the same measurements for a bare Fastify-plus-undici relay.
+    const proxyClosed = await closed('proxy')
+    const proxyPaced = pair(judged.direct, await open('proxy', judged.rate))
     const within = pacedPairs.filter(p => p.addedP99Ms <= TARGET_ADDED_P99_MS).at(-1)
 
     const rows: Row[] = [
@@ -104,8 +109,15 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         pass: null
       },
       {
+        scenario: `3. miss path, bare relay at ${fmt(judged.rate)} req/s offered: added latency`,
+        measured: addedLatency(proxyPaced),
+        target: 'reported (floor)',
+        pass: null
+      },
+      {
         scenario: '3. miss path server CPU/request',
-        measured: `service ${saturated.service.serverCpuUsPerRequest} µs, upstream alone ${saturated.direct.serverCpuUsPerRequest} µs`,
+        measured: `service ${saturated.service.serverCpuUsPerRequest} µs, bare relay ${proxyClosed.serverCpuUsPerRequest} µs ` +
+          `(capacity ${fmt(proxyClosed.requestsPerSecond)} req/s), upstream alone ${saturated.direct.serverCpuUsPerRequest} µs`,
         target: 'reported',
         pass: null
       }
@@ -115,17 +127,19 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       data: {
         connections: CONNECTIONS,
         closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
-        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs }
+        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs },
+        bareRelay: { closedLoop: proxyClosed, paced: proxyPaced.service }
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
         `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
         `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections opened beforehand, after a ` +
-        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due.`
+        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due. The bare relay is a Fastify route ` +
+        'forwarding to the upstream over an undici Pool, with nothing else: the floor for any Node service in between.'
       ]
     }
   } finally {
-    await service.close()
+    await Promise.all([service.close(), proxy.close()])
   }
 }
 

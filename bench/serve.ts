@@ -30,6 +30,26 @@ async function start (role: Role): Promise<string> {
       closeServer = async () => { await bare.close() }
       return await bare.listen({ host: HOST, port: 0 })
     }
+    case 'proxy': {
+      // The floor the miss path is measured against: a bare Fastify route
+      // relaying each request to the upstream over a keep-alive undici Pool of
+      // the service's default size, with no token, cache, mapping or checks.
+      const [{ default: Fastify }, { Pool }, { BENCH_LOG_LEVEL, BENCH_TOKEN, STATUS_PATH }] =
+        await Promise.all([import('fastify'), import('undici'), import('./upstream.js')])
+      const pool = new Pool(role.upstreamUrl, { connections: 32 })
+      const proxy = Fastify({ logger: { level: BENCH_LOG_LEVEL } })
+      proxy.get<{ Params: { id: string } }>('/payment-links/:id', async (request, reply) => {
+        const answer = await pool.request({
+          method: 'GET', path: STATUS_PATH + request.params.id, headers: { authorization: `Bearer ${BENCH_TOKEN}` }
+        })
+        return reply.code(answer.statusCode).type('application/json').send(await answer.body.text())
+      })
+      closeServer = async () => {
+        await proxy.close()
+        await pool.close()
+      }
+      return await proxy.listen({ host: HOST, port: 0 })
+    }
     case 'upstream': {
       const { startBenchUpstream } = await import('./upstream.js')
       const { url, server } = await startBenchUpstream()
