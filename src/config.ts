@@ -37,6 +37,7 @@ export const EnvSchema = Type.Object({
   CORS_ORIGINS: Type.String({ default: '' }),
   METRICS_PORT: int(9464, 0, 65535),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 0),
   SHUTDOWN_TIMEOUT_MS: int(10000, 0)
 })
 export type Env = Static<typeof EnvSchema>
@@ -84,6 +85,8 @@ export interface Config {
   apiKeys: string[]
   corsOrigins: string[] | '*'
   metrics: { host: string, port: number }
+  /** How long readiness answers 503 while requests are still served, before the listener closes. */
+  shutdownDrainDelayMs: number
   shutdownTimeoutMs: number
 }
 
@@ -148,6 +151,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
     apiKeys,
     corsOrigins,
     metrics: { host: env.METRICS_HOST ?? env.HOST, port: env.METRICS_PORT },
+    shutdownDrainDelayMs: env.SHUTDOWN_DRAIN_DELAY_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -42,12 +43,19 @@ async function main (): Promise<void> {
   if (simulator !== null) app.addHook('onClose', async () => { await simulator.close() })
   const metricsServer = config.metrics.port > 0 ? buildMetricsServer(app.metrics.registry) : null
 
-  // First SIGTERM/SIGINT: readiness turns 503, the listener stops accepting,
-  // in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), the upstream
-  // pool closes, exit 0. A second signal exits at once.
-  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false }, async ({ signal, err }) => {
+  // First SIGTERM/SIGINT: readiness turns 503 while requests are still served
+  // for SHUTDOWN_DRAIN_DELAY_MS, then the listener stops accepting, in-flight
+  // requests finish (bounded by SHUTDOWN_TIMEOUT_MS), the upstream pool
+  // closes, exit 0. A second signal exits at once.
+  const drainDelayMs = config.shutdownDrainDelayMs
+  closeWithGrace({ delay: drainDelayMs + config.shutdownTimeoutMs, logger: false }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
-    else app.log.info({ signal }, 'shutting down')
+    else app.log.info({ signal, drainDelayMs }, 'shutting down')
+    // After a crash there is nothing worth draining for.
+    if (err === undefined && drainDelayMs > 0) {
+      app.startDraining()
+      await setTimeout(drainDelayMs)
+    }
     await metricsServer?.close()
     await app.close()
   })

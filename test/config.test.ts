@@ -36,6 +36,7 @@ t.test('defaults', async t => {
     apiKeys: [],
     corsOrigins: [],
     metrics: { host: '127.0.0.1', port: 9464 },
+    shutdownDrainDelayMs: 0,
     shutdownTimeoutMs: 10000
   })
 })

@@ -10,7 +10,7 @@ export interface HealthOptions {
 }
 
 const Readiness = Type.Object({
-  status: Type.Enum(['ok', 'unavailable']),
+  status: Type.Enum(['ok', 'unavailable', 'draining']),
   upstream: Type.Enum(['kopokopo', 'simulator'])
 })
 
@@ -30,6 +30,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
       response: { 200: Readiness, 503: Readiness }
     }
   }, async (_request, reply) => {
+    if (app.draining) return reply.code(503).send({ status: 'draining', upstream: options.upstream })
     const ready = await canGetToken(options)
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
   })

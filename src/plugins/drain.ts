@@ -1,6 +1,17 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * From now on readiness answers 503 while every request is still served,
+     * so a load balancer stops sending traffic before the listener closes.
+     */
+    startDraining: () => void
+    readonly draining: boolean
+  }
+}
+
 // How often, during shutdown, connections whose last answer has gone out are closed.
 const SWEEP_MS = 50
 
@@ -14,6 +25,10 @@ const SWEEP_MS = 50
  * hot path.
  */
 export default fp(async function drainPlugin (app: FastifyInstance) {
+  let draining = false
+  app.decorate('startDraining', () => { draining = true })
+  app.decorate('draining', { getter: () => draining })
+
   let sweep: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
     sweep = setInterval(() => app.server.closeIdleConnections(), SWEEP_MS).unref()

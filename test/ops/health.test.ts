@@ -26,3 +26,15 @@ t.test('ready: 503 when no token can be had, and again 200 when it can', async t
   t.same(down.json(), { status: 'unavailable', upstream: 'kopokopo' })
   t.equal((await app.inject('/health/ready')).statusCode, 200)
 })
+
+t.test('ready: 503 "draining" once shutdown has begun, while other routes still answer', async t => {
+  const { app } = await buildTestApp(t)
+  t.equal((await app.inject('/health/ready')).statusCode, 200)
+  t.equal(app.draining, false)
+  app.startDraining()
+  t.equal(app.draining, true)
+  const res = await app.inject('/health/ready')
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { status: 'draining', upstream: 'kopokopo' })
+  t.equal((await app.inject('/health/live')).statusCode, 200)
+})

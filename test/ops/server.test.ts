@@ -132,6 +132,29 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   t.match(access, { method: 'GET', status: 200, cache: 'k2-bff; fwd=miss; stored', upstreamStatus: 200, durationMs: Number, upstreamMs: Number, requestId: String })
 })
 
+t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still served, then exit 0', async t => {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const server = await spawnServer({
+    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, SHUTDOWN_DRAIN_DELAY_MS: '1500'
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  t.equal((await request(`${url}/health/ready`)).statusCode, 200)
+
+  server.child.kill('SIGTERM')
+  t.match(await server.waitForLine(l => l.msg === 'shutting down'), { signal: 'SIGTERM', drainDelayMs: 1500 })
+  // New connections during the delay: the probe says go away, the traffic is still answered.
+  const ready = await request(`${url}/health/ready`, { reset: true })
+  t.equal(ready.statusCode, 503)
+  t.same(await ready.body.json(), { status: 'draining', upstream: 'kopokopo' })
+  const link = await request(`${url}/payment-links/${ACTIVE_ID}`, { reset: true })
+  t.equal(link.statusCode, 200)
+  t.equal((await link.body.json() as { id: string }).id, ACTIVE_ID)
+  t.equal(await server.exited, 0, server.output().slice(-3000))
+})
+
 t.test('a second signal during shutdown exits at once', async t => {
   const fake = await new FakeKopoKopo().start()
   t.teardown(() => fake.close())
