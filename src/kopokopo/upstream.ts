@@ -120,7 +120,7 @@ export class Upstream {
       method: request.method,
       headers: request.headers,
       body: request.body ?? null,
-      signal: deadline.signal,
+      signal: deadline.events,
       headersTimeout: remaining,
       bodyTimeout: remaining
     })

@@ -29,6 +29,8 @@ export interface Fault {
   reset?: boolean
   /** Send headers and half the body, then destroy the socket. */
   truncate?: boolean
+  /** Send headers, then one space every this many milliseconds, never finishing. */
+  trickleMs?: number
 }
 
 export type Call = 'token' | 'status'
@@ -102,6 +104,12 @@ export class FakeKopoKopo {
       ? { status: fault.status, body: fault.body ?? '', headers: fault.headers ?? {} }
       : call === 'token' ? this.#token(record) : call === 'status' ? this.#status(record) : { status: 404, body: '', headers: {} }
     const headers = { 'content-type': 'application/json', ...answer.headers, ...fault?.headers }
+    if (fault?.trickleMs !== undefined) {
+      res.writeHead(answer.status, headers)
+      const drip = setInterval(() => res.write(' '), fault.trickleMs)
+      res.once('close', () => clearInterval(drip))
+      return
+    }
     if (fault?.truncate === true) {
       res.writeHead(answer.status, { ...headers, 'content-length': String(Buffer.byteLength(answer.body)) })
       res.write(answer.body.slice(0, Math.floor(answer.body.length / 2)))

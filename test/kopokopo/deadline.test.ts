@@ -5,12 +5,27 @@ import { Deadline, within } from '../../src/kopokopo/deadline.js'
 // Real timers on purpose: the deadline bounds real sockets. Timers fire in
 // order of expiry, so a 1 ms deadline is always due before a 20 ms wait ends.
 
-t.test('a deadline aborts its signal when it runs out, with a TimeoutError', async t => {
+t.test('a deadline emits abort once when it runs out, with a TimeoutError', async t => {
   const deadline = new Deadline(1)
+  let aborts = 0
+  deadline.events.on('abort', () => { aborts++ })
+  const earlySignal = deadline.signal
   t.equal(deadline.expired, false)
+  t.equal(earlySignal.aborted, false)
   await wait(20)
   t.equal(deadline.expired, true)
+  t.equal(aborts, 1)
   t.equal(deadline.remaining(), 0)
+  t.equal(deadline.events.reason?.name, 'TimeoutError')
+  t.equal(earlySignal.aborted, true, 'a signal taken before expiry aborts with it')
+  t.equal(earlySignal.reason, deadline.events.reason)
+  t.equal(deadline.signal, earlySignal, 'one signal per deadline')
+})
+
+t.test('a signal first taken after expiry is already aborted', async t => {
+  const deadline = new Deadline(1)
+  await wait(20)
+  t.equal(deadline.signal.aborted, true)
   t.equal((deadline.signal.reason as Error).name, 'TimeoutError')
 })
 
@@ -19,6 +34,7 @@ t.test('a released deadline never fires: its timer does not outlive the work', a
   deadline.release()
   await wait(20)
   t.equal(deadline.expired, false)
+  t.equal(deadline.signal.aborted, false)
 })
 
 t.test('within() gives up when the deadline runs out, and not before', async t => {
@@ -26,7 +42,9 @@ t.test('within() gives up when the deadline runs out, and not before', async t =
   // The deadline's timer is unref'd, as in the service: the wait keeps this process alive meanwhile.
   const [outcome] = await Promise.all([within(new Promise(() => {}), deadline, () => new Error('late')).catch((err: unknown) => err), wait(20)])
   t.equal((outcome as Error).message, 'late')
+  t.equal(deadline.events.listenerCount('abort'), 0, 'no listener left behind')
   const roomy = new Deadline(60_000)
   t.equal(await within(Promise.resolve('done'), roomy, () => new Error('late')), 'done')
+  t.equal(roomy.events.listenerCount('abort'), 0, 'no listener left behind')
   roomy.release()
 })

@@ -16,6 +16,16 @@ t.test('an upstream slower than the deadline is a 504', async t => {
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
 })
 
+t.test('a body that keeps trickling in is cut off at the deadline, not only when it goes idle', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_TIMEOUT_MS: '300' })
+  await app.inject(url.replace(ACTIVE_ID, '00000000-0000-4000-8000-000000000000')) // gets a token
+  // A byte every 20 ms: undici's idle timeouts never fire; only the deadline's abort ends this.
+  fake.always('status', { status: 200, trickleMs: 20 })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 504)
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
+})
+
 t.test('a slow token endpoint counts against the same deadline', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_TIMEOUT_MS: '150' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
