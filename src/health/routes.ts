@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { Deadline } from '../kopokopo/deadline.js'
+import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
 
 export interface HealthOptions {
@@ -38,14 +38,11 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
 
 async function canGetToken ({ tokens, timeoutMs }: HealthOptions): Promise<boolean> {
   if (tokens.holdsToken) return true
-  const deadline = new Deadline(timeoutMs)
   try {
-    await tokens.get(deadline)
+    await withDeadline(timeoutMs, async deadline => await tokens.get(deadline))
     return true
   } catch {
     return false
-  } finally {
-    deadline.release()
   }
 }
 

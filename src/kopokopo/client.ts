@@ -1,7 +1,7 @@
 import { UpstreamAuthError, UpstreamBadResponseError } from '../errors.js'
 import type { Deadline } from './deadline.js'
-import { checkPaymentLinkResponse, type PaymentLinkResponse } from './schemas.js'
-import { parseJson, type TokenProvider } from './token-provider.js'
+import { checkPaymentLinkResponse, parseJson, type PaymentLinkResponse } from './schemas.js'
+import type { TokenProvider } from './token-provider.js'
 import type { Upstream, UpstreamResponse } from './upstream.js'
 
 export type PaymentLinkLookup =

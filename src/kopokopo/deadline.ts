@@ -15,7 +15,7 @@ export class DeadlineEvents extends EventEmitter {
 /**
  * The time budget for all the upstream work behind one client request: token,
  * attempts and backoff together. It runs on the real monotonic clock because
- * the sockets it bounds do. Call `release()` once the work is over.
+ * the sockets it bounds do. Made through withDeadline(), which releases it.
  */
 export class Deadline {
   readonly timeoutMs: number
@@ -63,6 +63,19 @@ export class Deadline {
   /** The work is over: stop the timer, so the deadline is freed with the request. */
   release (): void {
     clearTimeout(this.#timer)
+  }
+}
+
+/**
+ * Runs `work` under a new deadline and releases it however the work ends:
+ * how the service makes its deadlines, so none outlives its request.
+ */
+export async function withDeadline<T> (timeoutMs: number, work: (deadline: Deadline) => Promise<T>): Promise<T> {
+  const deadline = new Deadline(timeoutMs)
+  try {
+    return await work(deadline)
+  } finally {
+    deadline.release()
   }
 }
 

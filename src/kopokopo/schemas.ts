@@ -47,3 +47,12 @@ export type PaymentLinkResponse = Static<typeof PaymentLinkResponse>
 // Compiled once at import: checking an upstream answer is on every cache miss.
 export const checkTokenResponse = Compile(TokenResponse)
 export const checkPaymentLinkResponse = Compile(PaymentLinkResponse)
+
+/** An upstream body as JSON, or undefined when it is not JSON; the schema checks say the rest. */
+export function parseJson (body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    return undefined
+  }
+}

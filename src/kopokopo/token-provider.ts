@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { UpstreamAuthError, UpstreamBadResponseError, UpstreamTimeoutError } from '../errors.js'
-import { Deadline, within } from './deadline.js'
-import { checkTokenResponse } from './schemas.js'
+import { withDeadline, within, type Deadline } from './deadline.js'
+import { checkTokenResponse, parseJson } from './schemas.js'
 import type { Upstream } from './upstream.js'
 
 export interface TokenProviderOptions {
@@ -65,18 +65,12 @@ export class TokenProvider {
       client_secret: this.#o.clientSecret,
       grant_type: 'client_credentials'
     }).toString()
-    const deadline = new Deadline(this.#o.timeoutMs)
-    let response
-    try {
-      response = await this.#o.upstream.send('token', {
-        method: 'POST',
-        path: '/oauth/token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body
-      }, deadline)
-    } finally {
-      deadline.release()
-    }
+    const response = await withDeadline(this.#o.timeoutMs, async deadline => await this.#o.upstream.send('token', {
+      method: 'POST',
+      path: '/oauth/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body
+    }, deadline))
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       throw new UpstreamAuthError(response.status)
@@ -95,13 +89,5 @@ export class TokenProvider {
     }
     this.#token = token
     return token
-  }
-}
-
-export function parseJson (body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'))
-  } catch {
-    return undefined
   }
 }

@@ -3,8 +3,8 @@ import type { Config } from '../config.js'
 import {
   AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
-import type { KopoKopoClient } from '../kopokopo/client.js'
-import { Deadline } from '../kopokopo/deadline.js'
+import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
+import { withDeadline } from '../kopokopo/deadline.js'
 import { etagFor, type CacheEntry, type FoundEntry, type LinkCache } from './cache.js'
 import { toPaymentLink } from './map.js'
 import { FINAL_STATES } from './schema.js'
@@ -96,44 +96,47 @@ export class PaymentLinkService {
   }
 
   async #fetch (id: string): Promise<Flight> {
-    const { client, cache, clock, config } = this.#o
-    const deadline = new Deadline(config.timeoutMs)
-    try {
-      const lookup = await client.getPaymentLink(id, deadline)
-      const upstream = { status: lookup.upstream.status, durationMs: lookup.upstream.durationMs }
-      const now = clock.now()
-      if (!lookup.found) {
-        const entry = { found: false as const, freshUntil: now + config.notFoundTtlMs, staleUntil: now + config.notFoundTtlMs }
-        return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream }
+    return await withDeadline(this.#o.config.timeoutMs, async deadline => {
+      try {
+        return this.#keep(id, await this.#o.client.getPaymentLink(id, deadline))
+      } catch (error) {
+        const status = error instanceof AppError ? error.upstreamStatus : undefined
+        return {
+          error: error as Error,
+          upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() }
+        }
       }
-      const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
-      let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
-      if (link.state === 'active' && link.expiresAt !== null) {
-        // Stop serving `active` the moment the link expires.
-        ttl = Math.max(0, Math.min(ttl, Date.parse(link.expiresAt) - now))
-      }
-      const json = JSON.stringify(link)
-      // Its own allocation: Buffer.from would slice Node's shared 8 KiB pool,
-      // and a cached slice keeps its whole slab alive for the entry's lifetime.
-      const body = Buffer.allocUnsafeSlow(Buffer.byteLength(json))
-      body.write(json)
-      const entry: FoundEntry = {
-        found: true,
-        body,
-        etag: etagFor(body),
-        freshUntil: now + ttl,
-        staleUntil: now + ttl + config.staleIfErrorMs
-      }
-      return { entry, stored: store(cache, id, entry, ttl), upstream }
-    } catch (error) {
-      const status = error instanceof AppError ? error.upstreamStatus : undefined
-      return {
-        error: error as Error,
-        upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() }
-      }
-    } finally {
-      deadline.release()
+    })
+  }
+
+  /** The answer as a cache entry, serialized once and stored for its TTL. */
+  #keep (id: string, lookup: PaymentLinkLookup): Flight {
+    const { cache, clock, config } = this.#o
+    const upstream = { status: lookup.upstream.status, durationMs: lookup.upstream.durationMs }
+    const now = clock.now()
+    if (!lookup.found) {
+      const entry = { found: false as const, freshUntil: now + config.notFoundTtlMs, staleUntil: now + config.notFoundTtlMs }
+      return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream }
     }
+    const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
+    let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
+    if (link.state === 'active' && link.expiresAt !== null) {
+      // Stop serving `active` the moment the link expires.
+      ttl = Math.max(0, Math.min(ttl, Date.parse(link.expiresAt) - now))
+    }
+    const json = JSON.stringify(link)
+    // Its own allocation: Buffer.from would slice Node's shared 8 KiB pool,
+    // and a cached slice keeps its whole slab alive for the entry's lifetime.
+    const body = Buffer.allocUnsafeSlow(Buffer.byteLength(json))
+    body.write(json)
+    const entry: FoundEntry = {
+      found: true,
+      body,
+      etag: etagFor(body),
+      freshUntil: now + ttl,
+      staleUntil: now + ttl + config.staleIfErrorMs
+    }
+    return { entry, stored: store(cache, id, entry, ttl), upstream }
   }
 }
 

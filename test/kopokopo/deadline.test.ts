@@ -1,6 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises'
 import t from 'tap'
-import { Deadline, within } from '../../src/kopokopo/deadline.js'
+import { Deadline, withDeadline, within } from '../../src/kopokopo/deadline.js'
 
 // Real timers on purpose: the deadline bounds real sockets. Timers fire in
 // order of expiry, so a 1 ms deadline is always due before a 20 ms wait ends.
@@ -47,4 +47,15 @@ t.test('within() gives up when the deadline runs out, and not before', async t =
   t.equal(await within(Promise.resolve('done'), roomy, () => new Error('late')), 'done')
   t.equal(roomy.events.listenerCount('abort'), 0, 'no listener left behind')
   roomy.release()
+})
+
+t.test('withDeadline() releases its deadline whether the work succeeds or throws', async t => {
+  let kept!: Deadline
+  t.equal(await withDeadline(1, async deadline => { kept = deadline; return 'done' }), 'done')
+  let thrown!: Deadline
+  const failure = await withDeadline(1, async deadline => { thrown = deadline; throw new Error('boom') }).catch((err: unknown) => err)
+  t.equal((failure as Error).message, 'boom')
+  await wait(20)
+  t.equal(kept.expired, false, 'released after success')
+  t.equal(thrown.expired, false, 'released after a throw')
 })

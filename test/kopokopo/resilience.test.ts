@@ -190,6 +190,22 @@ t.test('circuit open: a stale answer is served when there is one', async t => {
   t.equal(fake.calls('status').length, 2, 'the open circuit made no call')
 })
 
+t.test('token-call failures count toward the circuit too', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '2', CIRCUIT_RESET_MS: '10000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('token', { status: 500 })
+  for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, 502)
+  t.equal(fake.calls('token').length, 2)
+  const open = await app.inject(url)
+  t.equal(open.statusCode, 503)
+  t.equal(open.headers['retry-after'], '10')
+  t.equal(fake.calls('token').length, 2, 'no token call while open')
+  clock.advance(10_000)
+  fake.always('token', undefined)
+  t.equal((await app.inject(url)).statusCode, 200, 'the probe gets a token and closes the circuit')
+  t.equal(fake.calls('status').length, 1)
+})
+
 t.test('404s and bad ids do not open the circuit', async t => {
   const { app, fake } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_NOT_FOUND_TTL_MS: '0' })
   for (let i = 0; i < 5; i++) t.equal((await app.inject(url)).statusCode, 404)
