@@ -13,6 +13,16 @@ export type Role =
 
 export type Command = Role | { role: 'stats' } | { role: 'gc' } | { role: 'close' }
 
+/** V8 collections since the child started, from Node's `gc` performance entries. */
+export interface GcCounts {
+  /** Mark-compact (full) collections: the ones that stall. */
+  full: number
+  /** Scavenges of the young generation. */
+  minor: number
+  /** Time spent in all of them, in ms. */
+  pauseMs: number
+}
+
 export interface ChildStats {
   rss: number
   heapUsed: number
@@ -20,6 +30,7 @@ export interface ChildStats {
   external: number
   /** process.cpuUsage() in µs since the child started. */
   cpuUs: number
+  gc: GcCounts
   cacheEntries?: number
   cacheBytes?: number
   gcExposed: boolean

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import autocannon, { type Request } from 'autocannon'
+import type { GcCounts } from './children.js'
 
 export interface LoadOptions {
   url: string
@@ -58,7 +59,7 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
 
 /** Anything that reports its process's CPU time: a bench child. */
 export interface CpuSource {
-  stats: () => Promise<{ cpuUs: number }>
+  stats: () => Promise<{ cpuUs: number, gc: GcCounts }>
 }
 
 export interface Measured extends LoadResult {
@@ -66,6 +67,8 @@ export interface Measured extends LoadResult {
   serverCpuUsPerRequest: number
   /** The server's CPU time over the wall time of the measured run. */
   serverCpuPercent: number
+  /** The server's V8 collections during the measured run. */
+  serverGc: GcCounts
 }
 
 /** An unmeasured warm-up (JIT, pools, token), then a measured autocannon run that also reads the server's CPU time. */
@@ -80,14 +83,20 @@ export async function measureWith (server: CpuSource, label: string, run: (warmu
   const started = performance.now()
   const result = await run(false)
   const wallUs = (performance.now() - started) * 1000
-  const cpuUs = (await server.stats()).cpuUs - before.cpuUs
+  const after = await server.stats()
+  const cpuUs = after.cpuUs - before.cpuUs
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
   }
   return {
     ...result,
     serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
-    serverCpuPercent: Math.round(100 * cpuUs / wallUs)
+    serverCpuPercent: Math.round(100 * cpuUs / wallUs),
+    serverGc: {
+      full: after.gc.full - before.gc.full,
+      minor: after.gc.minor - before.gc.minor,
+      pauseMs: round(after.gc.pauseMs - before.gc.pauseMs, 1)
+    }
   }
 }
 

@@ -115,6 +115,15 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         pass: null
       },
       {
+        // Full GCs are what stall a busy service longest (a mark-compact, with
+        // marking threads competing for the cores): counted, to be seen.
+        scenario: '3. miss path, full GCs in the service during the offered-load runs',
+        measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.service)}`).join('; ') +
+          `; bare relay: ${gcSummary(proxyPaced.service)}`,
+        target: 'reported',
+        pass: null
+      },
+      {
         scenario: '3. miss path server CPU/request',
         measured: `service ${saturated.service.serverCpuUsPerRequest} µs, bare relay ${proxyClosed.serverCpuUsPerRequest} µs ` +
           `(capacity ${fmt(proxyClosed.requestsPerSecond)} req/s), upstream alone ${saturated.direct.serverCpuUsPerRequest} µs`,
@@ -145,6 +154,10 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
 
 function addedLatency (p: Pair): string {
   return `p50 +${p.addedP50Ms} ms, p99 +${p.addedP99Ms} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
+}
+
+function gcSummary ({ serverGc }: Measured): string {
+  return `${serverGc.full} (${serverGc.minor} scavenges, ${serverGc.pauseMs} ms in GC)`
 }
 
 function percent (share: number): string {

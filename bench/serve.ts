@@ -1,5 +1,6 @@
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
-import type { ChildStats, Command, Reply, Role } from './children.js'
+import type { ChildStats, Command, GcCounts, Reply, Role } from './children.js'
 
 // A child process holding one server under load: the real service, a bare
 // Fastify route, or the bench upstream. Driven over IPC by bench/children.ts;
@@ -9,6 +10,17 @@ import type { ChildStats, Command, Reply, Role } from './children.js'
 const HOST = '127.0.0.1'
 
 let app: FastifyInstance | null = null
+
+// Counted from the start, so the parent can tell how many full GCs fell inside a run.
+const gc: GcCounts = { full: 0, minor: 0, pauseMs: 0 }
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
+    const kind = entry.detail?.kind
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.full++
+    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++
+    gc.pauseMs += entry.duration
+  }
+}).observe({ entryTypes: ['gc'] })
 let closeServer = async (): Promise<void> => {}
 
 async function start (role: Role): Promise<string> {
@@ -71,6 +83,7 @@ function stats (): ChildStats {
     heapTotal: memory.heapTotal,
     external: memory.external,
     cpuUs: cpu.user + cpu.system,
+    gc: { ...gc },
     gcExposed: typeof globalThis.gc === 'function',
     ...(app === null ? {} : { cacheEntries: app.cache.size, cacheBytes: app.cache.bytes })
   }
