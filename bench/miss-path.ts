@@ -26,6 +26,10 @@ const PACED_DURATION_S = 8
 /** Offered load as a share of the service's closed-loop capacity; the target is judged at TARGET_LOAD. */
 const LOADS = [0.25, 0.5, 0.75]
 const TARGET_LOAD = 0.5
+// One stall on this shared machine can make a single run's p99: the judged
+// load is run this many times (interleaved with the direct side) and the
+// median pair is reported, with every run's figure beside it.
+const TARGET_REPEATS = 3
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
@@ -69,12 +73,19 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     const saturated = pair(await closed('direct'), await closed('service'))
     const capacity = saturated.service.requestsPerSecond
     const pacedPairs: PacedPair[] = []
-    for (const [i, load] of LOADS.entries()) {
+    const judgedRuns: PacedPair[] = []
+    let turn = 0
+    for (const load of LOADS) {
       const rate = Math.round(capacity * load)
-      // Alternate which side goes first, so neither always runs on a cooler machine.
-      const [first, second] = i % 2 === 0 ? ['direct', 'service'] as const : ['service', 'direct'] as const
-      const runs = { [first]: await open(first, rate), [second]: await open(second, rate) } as Record<Side, Measured>
-      pacedPairs.push({ load, rate, ...pair(runs.direct, runs.service) })
+      const repeats: PacedPair[] = []
+      for (let r = 0; r < (load === TARGET_LOAD ? TARGET_REPEATS : 1); r++) {
+        // Alternate which side goes first, so neither always runs on a cooler machine.
+        const [first, second] = turn++ % 2 === 0 ? ['direct', 'service'] as const : ['service', 'direct'] as const
+        const runs = { [first]: await open(first, rate), [second]: await open(second, rate) } as Record<Side, Measured>
+        repeats.push({ load, rate, ...pair(runs.direct, runs.service) })
+      }
+      if (load === TARGET_LOAD) judgedRuns.push(...repeats)
+      pacedPairs.push(medianPair(repeats))
     }
     const judged = pacedPairs.find(p => p.load === TARGET_LOAD)!
     // Calibration: the same measurements for a bare Fastify-plus-undici relay.
@@ -85,7 +96,8 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     const rows: Row[] = [
       {
         scenario: `3. miss path, ${CONNECTIONS} conns, ${fmt(judged.rate)} req/s offered (${percent(TARGET_LOAD)} of capacity): added latency`,
-        measured: addedLatency(judged),
+        measured: `${addedLatency(judged)}; median of ${judgedRuns.length} runs, p99 added in each: ` +
+          judgedRuns.map(p => `+${p.addedP99Ms}`).join(', ') + ' ms',
         target: `p99 added <= ${TARGET_ADDED_P99_MS} ms`,
         pass: judged.addedP99Ms <= TARGET_ADDED_P99_MS
       },
@@ -136,14 +148,15 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       data: {
         connections: CONNECTIONS,
         closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
-        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs },
+        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs, judgedRuns },
         bareRelay: { closedLoop: proxyClosed, paced: proxyPaced.service }
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
         `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
         `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections opened beforehand, after a ` +
-        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due. The bare relay is a Fastify route ` +
+        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due; the judged load is run ` +
+        `${TARGET_REPEATS} times and the median pair reported. The bare relay is a Fastify route ` +
         'forwarding to the upstream over an undici Pool, with nothing else: the floor for any Node service in between.'
       ]
     }
@@ -154,6 +167,11 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
 
 function addedLatency (p: Pair): string {
   return `p50 +${p.addedP50Ms} ms, p99 +${p.addedP99Ms} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
+}
+
+/** The pair whose added p99 is the median (the middle one of an odd count). */
+function medianPair (pairs: PacedPair[]): PacedPair {
+  return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
 }
 
 function gcSummary ({ serverGc }: Measured): string {
