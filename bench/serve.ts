@@ -11,6 +11,8 @@ const HOST = '127.0.0.1'
 
 let app: FastifyInstance | null = null
 
+let closeServer = async (): Promise<void> => {}
+
 // Counted from the start, so the parent can tell how many full GCs fell inside a run.
 const gc: GcCounts = { full: 0, minor: 0, pauseMs: 0 }
 new PerformanceObserver(list => {
@@ -21,7 +23,6 @@ new PerformanceObserver(list => {
     gc.pauseMs += entry.duration
   }
 }).observe({ entryTypes: ['gc'] })
-let closeServer = async (): Promise<void> => {}
 
 async function start (role: Role): Promise<string> {
   switch (role.role) {
