@@ -10,7 +10,6 @@ import type { ChildStats, Command, GcCounts, Reply, Role } from './children.js'
 const HOST = '127.0.0.1'
 
 let app: FastifyInstance | null = null
-
 let closeServer = async (): Promise<void> => {}
 
 // Counted from the start, so the parent can tell how many full GCs fell inside a run.
