@@ -97,7 +97,7 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       {
         scenario: `3. miss path, ${CONNECTIONS} conns, ${fmt(judged.rate)} req/s offered (${percent(TARGET_LOAD)} of capacity): added latency`,
         measured: `${addedLatency(judged)}; median of ${judgedRuns.length} runs, p99 added in each: ` +
-          judgedRuns.map(p => `+${p.addedP99Ms}`).join(', ') + ' ms',
+          judgedRuns.map(p => signed(p.addedP99Ms)).join(', ') + ' ms',
         target: `p99 added <= ${TARGET_ADDED_P99_MS} ms`,
         pass: judged.addedP99Ms <= TARGET_ADDED_P99_MS
       },
@@ -166,7 +166,12 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
 }
 
 function addedLatency (p: Pair): string {
-  return `p50 +${p.addedP50Ms} ms, p99 +${p.addedP99Ms} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
+  return `p50 ${signed(p.addedP50Ms)} ms, p99 ${signed(p.addedP99Ms)} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
+}
+
+/** A difference with its sign: a noisy run can make the added latency negative. */
+function signed (ms: number): string {
+  return ms < 0 ? `${ms}` : `+${ms}`
 }
 
 /** The pair whose added p99 is the median (the middle one of an odd count). */
