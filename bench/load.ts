@@ -57,7 +57,7 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
   }
 }
 
-/** Anything that reports its process's CPU time: a bench child. */
+/** Anything that reports its process's CPU time and GC counts: a bench child. */
 export interface CpuSource {
   stats: () => Promise<{ cpuUs: number, gc: GcCounts }>
 }

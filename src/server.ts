@@ -1,4 +1,4 @@
-import { setTimeout } from 'node:timers/promises'
+import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
@@ -54,7 +54,7 @@ async function main (): Promise<void> {
     // After a crash there is nothing worth draining for.
     if (err === undefined && drainDelayMs > 0) {
       app.startDraining()
-      await setTimeout(drainDelayMs)
+      await delay(drainDelayMs)
     }
     await metricsServer?.close()
     await app.close()

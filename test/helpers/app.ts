@@ -42,7 +42,7 @@ export interface TestApp {
   config: Config
 }
 
-interface Teardown { teardown: (fn: () => unknown) => void }
+export interface Teardown { teardown: (fn: () => unknown) => void }
 
 /**
  * The real app against a fake Kopo Kopo on loopback. Waits are recorded and

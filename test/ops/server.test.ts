@@ -7,7 +7,7 @@ import { Agent, request } from 'undici'
 import { SEED_IDS } from '../../src/simulator/seed.js'
 import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
 import { listeningUrl, spawnServer } from '../helpers/process.js'
-import { ACTIVE_ID } from '../helpers/app.js'
+import { ACTIVE_ID, type Teardown } from '../helpers/app.js'
 
 async function freePort (): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')
@@ -15,6 +15,18 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise(resolve => server.close(resolve))
   return port
+}
+
+/** The built service, spawned against a fake Kopo Kopo that knows ACTIVE_ID; both stop with the test. */
+async function serveAgainstFake (t: Teardown, env: Record<string, string> = {}) {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const server = await spawnServer({
+    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, ...env
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  return { fake, server, url: await listeningUrl(server) }
 }
 
 const EXPECTED_STATES = {
@@ -86,14 +98,7 @@ t.test('a .env file is read, and the environment wins over it', async t => {
 })
 
 t.test('graceful shutdown: in-flight requests finish, new connections are refused, exit 0', async t => {
-  const fake = await new FakeKopoKopo().start()
-  t.teardown(() => fake.close())
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  const server = await spawnServer({
-    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, LOG_LEVEL: 'trace'
-  })
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await listeningUrl(server)
+  const { fake, server, url } = await serveAgainstFake(t, { LOG_LEVEL: 'trace' })
   const agent = new Agent({ connections: 2, keepAliveTimeout: 60_000 })
   t.teardown(() => agent.close())
   t.equal((await request(`${url}/health/ready`, { dispatcher: agent })).statusCode, 200)
@@ -133,14 +138,7 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
 })
 
 t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still served, then exit 0', async t => {
-  const fake = await new FakeKopoKopo().start()
-  t.teardown(() => fake.close())
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  const server = await spawnServer({
-    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, SHUTDOWN_DRAIN_DELAY_MS: '1500'
-  })
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await listeningUrl(server)
+  const { server, url } = await serveAgainstFake(t, { SHUTDOWN_DRAIN_DELAY_MS: '1500' })
   t.equal((await request(`${url}/health/ready`)).statusCode, 200)
 
   server.child.kill('SIGTERM')
@@ -156,14 +154,7 @@ t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still se
 })
 
 t.test('a second signal during shutdown exits at once', async t => {
-  const fake = await new FakeKopoKopo().start()
-  t.teardown(() => fake.close())
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  const server = await spawnServer({
-    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET
-  })
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await listeningUrl(server)
+  const { fake, server, url } = await serveAgainstFake(t)
   fake.always('status', { delayMs: 5000 })
   const slow = request(`${url}/payment-links/${ACTIVE_ID}`).catch((err: Error) => err)
   while (fake.calls('status').length === 0) await new Promise(resolve => setImmediate(resolve))
