@@ -28,8 +28,9 @@ export interface ChildStats {
   heapUsed: number
   heapTotal: number
   external: number
-  /** process.cpuUsage() in µs since the child started. */
+  /** process.cpuUsage() in µs since the child started: user + system, and user alone. */
   cpuUs: number
+  userUs: number
   gc: GcCounts
   cacheEntries?: number
   cacheBytes?: number

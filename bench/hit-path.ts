@@ -68,7 +68,7 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
     // service's work per request, not of the header bytes on the wire.
     const ratio = round(hit.requestsPerSecond / padded.requestsPerSecond)
     const minimalRatio = round(hit.requestsPerSecond / floor.requestsPerSecond)
-    const cpu = (r: Run) => `${r.serverCpuUsPerRequest} µs`
+    const cpu = (r: Run) => `${r.serverCpuUsPerRequest} µs (user ${r.serverUserUsPerRequest})`
     return {
       rows: [
         {
@@ -98,7 +98,7 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
         {
           scenario: '1. bare + service headers',
           measured: `${fmt(padded.requestsPerSecond)} req/s = ${round(padded.requestsPerSecond / floor.requestsPerSecond, 2)}x bare, ` +
-            `${cpu(padded)}/request`,
+            `${cpu(padded)} per request`,
           target: 'reported',
           pass: null
         }

@@ -59,12 +59,20 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
 
 /** Anything that reports its process's CPU time and GC counts: a bench child. */
 export interface CpuSource {
-  stats: () => Promise<{ cpuUs: number, gc: GcCounts }>
+  stats: () => Promise<{ cpuUs: number, userUs: number, gc: GcCounts }>
 }
 
 export interface Measured extends LoadResult {
   /** The server's CPU time (user + system) per answered request, in µs: robust to other load on the machine. */
   serverCpuUsPerRequest: number
+  /**
+   * The user-space part of it (JavaScript, V8, libuv); the rest is the
+   * kernel's (socket reads and writes). Measured rather than read off a CPU
+   * profile: on this bench's saturated cores, profiles put about half of a
+   * hit in the socket write, where process.cpuUsage() counts a fifth to a
+   * third of it as system time.
+   */
+  serverUserUsPerRequest: number
   /** The server's CPU time over the wall time of the measured run. */
   serverCpuPercent: number
   /** The server's V8 collections during the measured run. */
@@ -91,6 +99,7 @@ export async function measureWith (server: CpuSource, label: string, run: (warmu
   return {
     ...result,
     serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
+    serverUserUsPerRequest: round((after.userUs - before.userUs) / result.requests, 1),
     serverCpuPercent: Math.round(100 * cpuUs / wallUs),
     serverGc: {
       full: after.gc.full - before.gc.full,

@@ -137,8 +137,8 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       },
       {
         scenario: '3. miss path server CPU/request',
-        measured: `service ${saturated.service.serverCpuUsPerRequest} µs, bare relay ${proxyClosed.serverCpuUsPerRequest} µs ` +
-          `(capacity ${fmt(proxyClosed.requestsPerSecond)} req/s), upstream alone ${saturated.direct.serverCpuUsPerRequest} µs`,
+        measured: `service ${cpu(saturated.service)}, bare relay ${cpu(proxyClosed)} ` +
+          `(capacity ${fmt(proxyClosed.requestsPerSecond)} req/s), upstream alone ${cpu(saturated.direct)}`,
         target: 'reported',
         pass: null
       }
@@ -177,6 +177,10 @@ function signed (ms: number): string {
 /** The pair whose added p99 is the median (the middle one of an odd count). */
 function medianPair (pairs: PacedPair[]): PacedPair {
   return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
+}
+
+function cpu ({ serverCpuUsPerRequest, serverUserUsPerRequest }: Measured): string {
+  return `${serverCpuUsPerRequest} µs (user ${serverUserUsPerRequest})`
 }
 
 function gcSummary ({ serverGc }: Measured): string {

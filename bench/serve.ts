@@ -83,6 +83,7 @@ function stats (): ChildStats {
     heapTotal: memory.heapTotal,
     external: memory.external,
     cpuUs: cpu.user + cpu.system,
+    userUs: cpu.user,
     gc: { ...gc },
     gcExposed: typeof globalThis.gc === 'function',
     ...(app === null ? {} : { cacheEntries: app.cache.size, cacheBytes: app.cache.bytes })
