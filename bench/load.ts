@@ -86,27 +86,42 @@ export async function measure (server: CpuSource, options: LoadOptions & { warmu
 
 /** The same for any load driver: `run(true)` warms up, `run(false)` is measured. */
 export async function measureWith (server: CpuSource, label: string, run: (warmup: boolean) => Promise<LoadResult>): Promise<Measured> {
+  const [measured] = await measureTogether([{ server, label }], async warmup => [await run(warmup)])
+  return measured!
+}
+
+/**
+ * Several servers loaded at once by one driver (`run` answers one result per
+ * server, in order), each server's CPU and GCs read around the measured run.
+ */
+export async function measureTogether (
+  sides: Array<{ server: CpuSource, label: string }>,
+  run: (warmup: boolean) => Promise<LoadResult[]>
+): Promise<Measured[]> {
+  const servers = sides.map(side => side.server)
   await run(true)
-  const before = await server.stats()
+  const before = await Promise.all(servers.map(async server => await server.stats()))
   const started = performance.now()
-  const result = await run(false)
+  const results = await run(false)
   const wallUs = (performance.now() - started) * 1000
-  const after = await server.stats()
-  const cpuUs = after.cpuUs - before.cpuUs
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
-  }
-  return {
-    ...result,
-    serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
-    serverUserUsPerRequest: round((after.userUs - before.userUs) / result.requests, 1),
-    serverCpuPercent: Math.round(100 * cpuUs / wallUs),
-    serverGc: {
-      full: after.gc.full - before.gc.full,
-      minor: after.gc.minor - before.gc.minor,
-      pauseMs: round(after.gc.pauseMs - before.gc.pauseMs, 1)
+  const after = await Promise.all(servers.map(async server => await server.stats()))
+  return results.map((result, i) => {
+    if (result.non2xx > 0 || result.errors > 0) {
+      throw new Error(`${sides[i]!.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
     }
-  }
+    const cpuUs = after[i]!.cpuUs - before[i]!.cpuUs
+    return {
+      ...result,
+      serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
+      serverUserUsPerRequest: round((after[i]!.userUs - before[i]!.userUs) / result.requests, 1),
+      serverCpuPercent: Math.round(100 * cpuUs / wallUs),
+      serverGc: {
+        full: after[i]!.gc.full - before[i]!.gc.full,
+        minor: after[i]!.gc.minor - before[i]!.gc.minor,
+        pauseMs: round(after[i]!.gc.pauseMs - before[i]!.gc.pauseMs, 1)
+      }
+    }
+  })
 }
 
 export function percentiles (values: number[]): Percentiles {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { Child } from './children.js'
-import { measure, measureWith, round, type Measured } from './load.js'
+import { measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
 import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
@@ -14,9 +14,9 @@ import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 // First closed-loop (autocannon, 50 connections, as fast as answers come):
 // that finds each side's capacity, and its latency is mostly queueing at the
 // slower side's rate. Then open-loop at fixed fractions of the service's
-// capacity over the same 50 connections, each rate offered to both sides:
-// that is the latency a caller sees at a given load, and where the target is
-// judged.
+// capacity, 50 connections a side, each rate offered to both sides at once
+// on one schedule: that is the latency a caller sees at a given load, and
+// where the target is judged.
 
 const CONNECTIONS = 50
 const WARMUP_S = 2
@@ -27,9 +27,9 @@ const PACED_DURATION_S = 8
 const LOADS = [0.25, 0.5, 0.75]
 const TARGET_LOAD = 0.5
 // One stall on this shared machine can make a single run's p99: the judged
-// load is run this many times (interleaved with the direct side) and the
+// load is run this many times (each side by side with the direct side) and the
 // median pair is reported, with every run's figure beside it.
-const TARGET_REPEATS = 3
+const TARGET_REPEATS = 5
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
@@ -58,15 +58,23 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       const { child, headers, path } = sides[side]
       return measure(child, { url: child.url, connections: CONNECTIONS, warmupS: WARMUP_S, durationS: DURATION_S, headers, path })
     }
-    const open = async (side: Side, rate: number) => {
-      const { child, headers, path } = sides[side]
-      const load = await PacedLoad.open(child.url, CONNECTIONS, { path: path(), headers })
+    // The direct side and a server side on one schedule, at the same moments
+    // (PacedLoad.together): a stall of the machine lands on both, so the
+    // difference is what the server adds.
+    const sideBySide = async (side: 'service' | 'proxy', rate: number): Promise<Pair> => {
+      const loads: PacedLoad[] = []
       try {
-        return await measureWith(child, `${child.url} at ${rate} req/s`, async warmup => await load.run({
-          rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S, headers, path
-        }))
+        for (const name of ['direct', side] as const) {
+          const { child, headers, path } = sides[name]
+          loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
+        }
+        const [direct, server] = await measureTogether(
+          [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
+          async warmup => await PacedLoad.together(loads, { rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S })
+        )
+        return pair(direct!, server!)
       } finally {
-        await load.close()
+        await Promise.all(loads.map(async load => await load.close()))
       }
     }
 
@@ -74,15 +82,11 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     const capacity = saturated.service.requestsPerSecond
     const pacedPairs: PacedPair[] = []
     const judgedRuns: PacedPair[] = []
-    let turn = 0
     for (const load of LOADS) {
       const rate = Math.round(capacity * load)
       const repeats: PacedPair[] = []
       for (let r = 0; r < (load === TARGET_LOAD ? TARGET_REPEATS : 1); r++) {
-        // Alternate which side goes first, so neither always runs on a cooler machine.
-        const [first, second] = turn++ % 2 === 0 ? ['direct', 'service'] as const : ['service', 'direct'] as const
-        const runs = { [first]: await open(first, rate), [second]: await open(second, rate) } as Record<Side, Measured>
-        repeats.push({ load, rate, ...pair(runs.direct, runs.service) })
+        repeats.push({ load, rate, ...await sideBySide('service', rate) })
       }
       if (load === TARGET_LOAD) judgedRuns.push(...repeats)
       pacedPairs.push(medianPair(repeats))
@@ -90,7 +94,7 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     const judged = pacedPairs.find(p => p.load === TARGET_LOAD)!
     // Calibration: the same measurements for a bare Fastify-plus-undici relay.
     const proxyClosed = await closed('proxy')
-    const proxyPaced = pair(judged.direct, await open('proxy', judged.rate))
+    const proxyPaced = await sideBySide('proxy', judged.rate)
     const within = pacedPairs.filter(p => p.addedP99Ms <= TARGET_ADDED_P99_MS).at(-1)
 
     const rows: Row[] = [
@@ -149,13 +153,15 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         connections: CONNECTIONS,
         closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
         paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs, judgedRuns },
-        bareRelay: { closedLoop: proxyClosed, paced: proxyPaced.service }
+        bareRelay: { closedLoop: proxyClosed, paced: proxyPaced }
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
         `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
-        `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections opened beforehand, after a ` +
-        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due; the judged load is run ` +
+        `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections a side opened beforehand, after a ` +
+        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due. The direct side runs at the same ` +
+        'time as the service (or the bare relay), the n-th request of each leaving together, so a stall of the machine falls on both; ' +
+        'the upstream then serves both (its CPU per request in these runs counts the server\'s calls too). The judged load is run ' +
         `${TARGET_REPEATS} times and the median pair reported. The bare relay is a Fastify route ` +
         'forwarding to the upstream over an undici Pool, with nothing else: the floor for any Node service in between.'
       ]

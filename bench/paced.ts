@@ -16,6 +16,10 @@ export interface PacedRun {
   /** Requests per second, offered whatever the answers do. */
   rate: number
   durationS: number
+}
+
+/** What one load sends: a new path per request, and its headers. */
+export interface PacedRequests {
   headers?: Record<string, string>
   path: () => string
 }
@@ -23,21 +27,23 @@ export interface PacedRun {
 /** `connections` keep-alive connections to `url`, opened before any timed request. */
 export class PacedLoad {
   readonly #clients: Client[]
+  readonly #requests: PacedRequests
 
-  private constructor (clients: Client[]) {
+  private constructor (clients: Client[], requests: PacedRequests) {
     this.#clients = clients
+    this.#requests = requests
   }
 
   /**
-   * Opens every connection with one untimed request each (`warmPath`), so no
-   * timed request pays for a TCP handshake or a cold accept.
+   * Opens every connection with one untimed request each, so no timed request
+   * pays for a TCP handshake or a cold accept.
    */
-  static async open (url: string, connections: number, warm: { path: string, headers?: Record<string, string> }): Promise<PacedLoad> {
+  static async open (url: string, connections: number, requests: PacedRequests): Promise<PacedLoad> {
     const clients = Array.from({ length: connections }, () => new Client(url, { pipelining: 1 }))
-    const load = new PacedLoad(clients)
+    const load = new PacedLoad(clients, requests)
     try {
       await Promise.all(clients.map(async client => {
-        const response = await client.request({ method: 'GET', path: warm.path, headers: warm.headers ?? {} })
+        const response = await client.request({ method: 'GET', path: requests.path(), headers: requests.headers ?? {} })
         await response.body.dump()
       }))
     } catch (err) {
@@ -47,46 +53,62 @@ export class PacedLoad {
     return load
   }
 
-  async run ({ rate, durationS, headers = {}, path }: PacedRun): Promise<LoadResult> {
-    const clients = this.#clients
+  /**
+   * Runs several loads on one schedule: the n-th request of each leaves at the
+   * same moment. Whatever the machine does during the run (another process
+   * taking the cores, the load generator itself falling behind), every load
+   * sees it, so differences between them are differences between the servers.
+   */
+  static async together (loads: PacedLoad[], { rate, durationS }: PacedRun): Promise<LoadResult[]> {
     const total = Math.round(rate * durationS)
     const intervalMs = 1000 / rate
-    const times: number[] = []
-    let non2xx = 0
-    let errors = 0
-    const inflight = new Set<Promise<void>>()
-    const send = (index: number, scheduled: number) => {
-      const request = clients[index % clients.length]!.request({ method: 'GET', path: path(), headers }).then(
-        async response => {
-          await response.body.dump()
-          if (response.statusCode < 200 || response.statusCode > 299) non2xx++
-          times.push(performance.now() - scheduled)
-        },
-        () => { errors++ }
-      ).finally(() => inflight.delete(request))
-      inflight.add(request)
-    }
-
+    const tallies = loads.map(load => load.#tally())
     const started = performance.now()
     for (let sent = 0; sent < total;) {
       // Everything that fell due while we slept leaves now, timed from when it was due.
       const due = Math.min(total, Math.floor((performance.now() - started) / intervalMs) + 1)
-      for (; sent < due; sent++) send(sent, started + sent * intervalMs)
+      for (; sent < due; sent++) for (const tally of tallies) tally.send(sent, started + sent * intervalMs)
       if (sent < total) await sleep(Math.max(0, started + sent * intervalMs - performance.now()))
     }
-    await Promise.all(inflight)
-    const elapsedS = (performance.now() - started) / 1000
-    return {
-      requestsPerSecond: times.length / elapsedS,
-      latencyMs: percentiles(times),
-      requests: times.length,
-      non2xx,
-      errors,
-      durationS: elapsedS
-    }
+    return await Promise.all(tallies.map(async tally => await tally.result(started)))
   }
 
   async close (): Promise<void> {
     await Promise.all(this.#clients.map(c => c.close()))
+  }
+
+  /** Sends this load's requests and keeps their latencies. */
+  #tally () {
+    const clients = this.#clients
+    const { headers = {}, path } = this.#requests
+    const times: number[] = []
+    let non2xx = 0
+    let errors = 0
+    const inflight = new Set<Promise<void>>()
+    return {
+      send (index: number, scheduled: number): void {
+        const request = clients[index % clients.length]!.request({ method: 'GET', path: path(), headers }).then(
+          async response => {
+            await response.body.dump()
+            if (response.statusCode < 200 || response.statusCode > 299) non2xx++
+            times.push(performance.now() - scheduled)
+          },
+          () => { errors++ }
+        ).finally(() => inflight.delete(request))
+        inflight.add(request)
+      },
+      async result (started: number): Promise<LoadResult> {
+        await Promise.all(inflight)
+        const elapsedS = (performance.now() - started) / 1000
+        return {
+          requestsPerSecond: times.length / elapsedS,
+          latencyMs: percentiles(times),
+          requests: times.length,
+          non2xx,
+          errors,
+          durationS: elapsedS
+        }
+      }
+    }
   }
 }
