@@ -28,8 +28,9 @@ export interface ChildStats {
   heapUsed: number
   heapTotal: number
   external: number
-  /** process.cpuUsage() in µs since the child started: user + system, and user alone. */
+  /** process.cpuUsage() in µs since the child started: user + system. */
   cpuUs: number
+  /** The user part of it. */
   userUs: number
   gc: GcCounts
   cacheEntries?: number

@@ -1,5 +1,5 @@
 import { Child } from './children.js'
-import { measure, round, type Measured } from './load.js'
+import { cpuPerRequest as cpu, measure, round, type Measured } from './load.js'
 import { fmt, type ScenarioResult } from './report.js'
 import { BENCH_LOG_LEVEL, serviceEnv } from './upstream.js'
 
@@ -68,7 +68,6 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
     // service's work per request, not of the header bytes on the wire.
     const ratio = round(hit.requestsPerSecond / padded.requestsPerSecond)
     const minimalRatio = round(hit.requestsPerSecond / floor.requestsPerSecond)
-    const cpu = (r: Run) => `${r.serverCpuUsPerRequest} µs (user ${r.serverUserUsPerRequest})`
     return {
       rows: [
         {

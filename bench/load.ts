@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import autocannon, { type Request } from 'autocannon'
-import type { GcCounts } from './children.js'
+import type { ChildStats, GcCounts } from './children.js'
 
 export interface LoadOptions {
   url: string
@@ -59,7 +59,7 @@ export async function load (options: LoadOptions): Promise<LoadResult> {
 
 /** Anything that reports its process's CPU time and GC counts: a bench child. */
 export interface CpuSource {
-  stats: () => Promise<{ cpuUs: number, userUs: number, gc: GcCounts }>
+  stats: () => Promise<Pick<ChildStats, 'cpuUs' | 'userUs' | 'gc'>>
 }
 
 export interface Measured extends LoadResult {
@@ -81,47 +81,46 @@ export interface Measured extends LoadResult {
 
 /** An unmeasured warm-up (JIT, pools, token), then a measured autocannon run that also reads the server's CPU time. */
 export async function measure (server: CpuSource, options: LoadOptions & { warmupS: number }): Promise<Measured> {
-  return await measureWith(server, options.url, async warmup => await load(warmup ? { ...options, durationS: options.warmupS } : options))
-}
-
-/** The same for any load driver: `run(true)` warms up, `run(false)` is measured. */
-export async function measureWith (server: CpuSource, label: string, run: (warmup: boolean) => Promise<LoadResult>): Promise<Measured> {
-  const [measured] = await measureTogether([{ server, label }], async warmup => [await run(warmup)])
+  const [measured] = await measureTogether([{ server, label: options.url }],
+    async warmup => [await load(warmup ? { ...options, durationS: options.warmupS } : options)])
   return measured!
 }
 
 /**
- * Several servers loaded at once by one driver (`run` answers one result per
- * server, in order), each server's CPU and GCs read around the measured run.
+ * Any load driver over one or more servers at once: `run(true)` warms up,
+ * `run(false)` is measured and answers one result per server, in order. Each
+ * server's CPU and GCs are read around the measured run.
  */
 export async function measureTogether (
   sides: Array<{ server: CpuSource, label: string }>,
   run: (warmup: boolean) => Promise<LoadResult[]>
 ): Promise<Measured[]> {
-  const servers = sides.map(side => side.server)
+  const stats = async () => await Promise.all(sides.map(async ({ server }) => await server.stats()))
   await run(true)
-  const before = await Promise.all(servers.map(async server => await server.stats()))
+  const before = await stats()
   const started = performance.now()
   const results = await run(false)
   const wallUs = (performance.now() - started) * 1000
-  const after = await Promise.all(servers.map(async server => await server.stats()))
+  const after = await stats()
   return results.map((result, i) => {
     if (result.non2xx > 0 || result.errors > 0) {
       throw new Error(`${sides[i]!.label}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
     }
-    const cpuUs = after[i]!.cpuUs - before[i]!.cpuUs
+    const [b, a] = [before[i]!, after[i]!]
+    const cpuUs = a.cpuUs - b.cpuUs
     return {
       ...result,
       serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
-      serverUserUsPerRequest: round((after[i]!.userUs - before[i]!.userUs) / result.requests, 1),
+      serverUserUsPerRequest: round((a.userUs - b.userUs) / result.requests, 1),
       serverCpuPercent: Math.round(100 * cpuUs / wallUs),
-      serverGc: {
-        full: after[i]!.gc.full - before[i]!.gc.full,
-        minor: after[i]!.gc.minor - before[i]!.gc.minor,
-        pauseMs: round(after[i]!.gc.pauseMs - before[i]!.gc.pauseMs, 1)
-      }
+      serverGc: { full: a.gc.full - b.gc.full, minor: a.gc.minor - b.gc.minor, pauseMs: round(a.gc.pauseMs - b.gc.pauseMs, 1) }
     }
   })
+}
+
+/** A server's CPU per request as the tables print it: total, and user time in brackets. */
+export function cpuPerRequest ({ serverCpuUsPerRequest, serverUserUsPerRequest }: Measured): string {
+  return `${serverCpuUsPerRequest} µs (user ${serverUserUsPerRequest})`
 }
 
 export function percentiles (values: number[]): Percentiles {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { Child } from './children.js'
-import { measure, measureTogether, round, type Measured } from './load.js'
+import { cpuPerRequest as cpu, measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
 import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
@@ -183,10 +183,6 @@ function signed (ms: number): string {
 /** The pair whose added p99 is the median (the middle one of an odd count). */
 function medianPair (pairs: PacedPair[]): PacedPair {
   return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
-}
-
-function cpu ({ serverCpuUsPerRequest, serverUserUsPerRequest }: Measured): string {
-  return `${serverCpuUsPerRequest} µs (user ${serverUserUsPerRequest})`
 }
 
 function gcSummary ({ serverGc }: Measured): string {
