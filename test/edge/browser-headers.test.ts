@@ -15,30 +15,59 @@ t.test('security headers on every answer', async t => {
     t.equal(res.headers['x-content-type-options'], 'nosniff')
     t.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains')
     t.equal(res.headers['referrer-policy'], 'no-referrer')
-    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
+    t.equal(res.headers['x-frame-options'], 'DENY')
     t.notOk(res.headers['x-powered-by'])
   }
 })
 
-t.test('the security header set is exactly helmet\'s, computed once', async t => {
-  const { app } = await buildTestApp(t)
-  const res = await app.inject('/health/live')
-  const security = Object.fromEntries(Object.entries(res.headers).filter(([name]) =>
-    !['content-type', 'content-length', 'date', 'connection', 'x-request-id'].includes(name)))
-  t.same(security, {
+const SECURITY_HEADERS = [
+  'content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster',
+  'referrer-policy', 'strict-transport-security', 'x-content-type-options', 'x-dns-prefetch-control',
+  'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'
+]
+const securityHeaders = (headers: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => SECURITY_HEADERS.includes(name)))
+
+t.test('JSON answers carry exactly the API security header set', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const api = {
     'content-security-policy': "default-src 'none';frame-ancestors 'none'",
-    'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
-    'origin-agent-cluster': '?1',
     'referrer-policy': 'no-referrer',
     'strict-transport-security': 'max-age=31536000; includeSubDomains',
     'x-content-type-options': 'nosniff',
-    'x-dns-prefetch-control': 'off',
-    'x-download-options': 'noopen',
-    'x-frame-options': 'SAMEORIGIN',
-    'x-permitted-cross-domain-policies': 'none',
-    'x-xss-protection': '0'
-  })
+    'x-frame-options': 'DENY'
+  }
+  const first = await app.inject(url)
+  const notModified = await app.inject({ url, headers: { 'if-none-match': String(first.headers.etag) } })
+  t.equal(notModified.statusCode, 304)
+  for (const [name, res] of Object.entries({ first, notModified, live: await app.inject('/health/live'), openapi: await app.inject('/openapi.json') })) {
+    t.same(securityHeaders(res.headers), api, name)
+  }
+})
+
+t.test('the docs pages carry helmet\'s whole policy', async t => {
+  const { app } = await buildTestApp(t)
+  const page = await app.inject('/docs')
+  t.equal(page.statusCode, 200)
+  t.match(page.headers['content-type'], /text\/html/)
+  const asset = await app.inject('/docs/static/swagger-ui-bundle.js')
+  t.equal(asset.statusCode, 200)
+  for (const res of [page, asset]) {
+    const headers = securityHeaders(res.headers)
+    t.same(Object.keys(headers).sort(), SECURITY_HEADERS, 'every helmet header')
+    t.match(headers, {
+      'cross-origin-opener-policy': 'same-origin',
+      'origin-agent-cluster': '?1',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0'
+    })
+    t.match(headers['content-security-policy'], /script-src/, 'Swagger UI\'s own CSP, not the API\'s')
+  }
 })
 
 t.test('CORS: preflight and simple requests from an allowed origin', async t => {
