@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import autocannon, { type Request } from 'autocannon'
 import type { ChildStats, GcCounts } from './children.js'
+import { gcSince } from './gc-count.js'
 
 export interface LoadOptions {
   url: string
@@ -113,7 +114,7 @@ export async function measureTogether (
       serverCpuUsPerRequest: round(cpuUs / result.requests, 1),
       serverUserUsPerRequest: round((a.userUs - b.userUs) / result.requests, 1),
       serverCpuPercent: Math.round(100 * cpuUs / wallUs),
-      serverGc: { full: a.gc.full - b.gc.full, minor: a.gc.minor - b.gc.minor, pauseMs: round(a.gc.pauseMs - b.gc.pauseMs, 1) }
+      serverGc: gcSince(b.gc, a.gc)
     }
   })
 }

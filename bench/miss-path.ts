@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
-import { Child } from './children.js'
+import { Child, type GcCounts } from './children.js'
+import { countGc, gcSince } from './gc-count.js'
 import { cpuPerRequest as cpu, measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
@@ -33,7 +34,9 @@ const TARGET_REPEATS = 5
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
-interface PacedPair extends Pair { load: number, rate: number }
+/** A side-by-side run, with the collections in this process, the load generator, meanwhile (warm-up included). */
+interface PacedSides extends Pair { generatorGc: GcCounts }
+interface PacedPair extends PacedSides { load: number, rate: number }
 
 export interface MissPathOptions {
   upstream: Child
@@ -42,6 +45,7 @@ export interface MissPathOptions {
 }
 
 export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptions): Promise<ScenarioResult> {
+  const generatorGc = countGc()
   const service = await Child.start({
     role: 'service',
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
@@ -61,18 +65,19 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     // The direct side and a server side on one schedule, at the same moments
     // (PacedLoad.together): a stall of the machine lands on both, so the
     // difference is what the server adds.
-    const sideBySide = async (side: 'service' | 'proxy', rate: number): Promise<Pair> => {
+    const sideBySide = async (side: 'service' | 'proxy', rate: number): Promise<PacedSides> => {
       const loads: PacedLoad[] = []
       try {
         for (const name of ['direct', side] as const) {
           const { child, headers, path } = sides[name]
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
+        const gcBefore = generatorGc()
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
           async warmup => await PacedLoad.together(loads, { rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S })
         )
-        return pair(direct!, server!)
+        return { ...pair(direct!, server!), generatorGc: gcSince(gcBefore, generatorGc()) }
       } finally {
         await Promise.all(loads.map(async load => await load.close()))
       }
@@ -134,8 +139,18 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         // Full GCs are what stall a busy service longest (a mark-compact, with
         // marking threads competing for the cores): counted, to be seen.
         scenario: '3. miss path, full GCs in the service during the offered-load runs',
-        measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.service)}`).join('; ') +
-          `; bare relay: ${gcSummary(proxyPaced.service)}`,
+        measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.service.serverGc)}`).join('; ') +
+          `; bare relay: ${gcSummary(proxyPaced.service.serverGc)}`,
+        target: 'reported',
+        pass: null
+      },
+      {
+        // The load generator is this process. A full GC here holds back every
+        // request falling due meanwhile, and the burst that follows queues
+        // longest at the side with the most work per request.
+        scenario: '3. miss path, full GCs in the load generator during the offered-load runs (warm-ups included)',
+        measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.generatorGc)}`).join('; ') +
+          `; each of the ${judgedRuns.length} runs at ${percent(TARGET_LOAD)}: ${judgedRuns.map(p => p.generatorGc.full).join(', ')}`,
         target: 'reported',
         pass: null
       },
@@ -185,8 +200,8 @@ function medianPair (pairs: PacedPair[]): PacedPair {
   return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
 }
 
-function gcSummary ({ serverGc }: Measured): string {
-  return `${serverGc.full} (${serverGc.minor} scavenges, ${serverGc.pauseMs} ms in GC)`
+function gcSummary (gc: GcCounts): string {
+  return `${gc.full} (${gc.minor} scavenges, ${gc.pauseMs} ms in GC)`
 }
 
 function percent (share: number): string {

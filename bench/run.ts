@@ -14,6 +14,14 @@ import { formatTable, machineInfo, writeJson, type Row, type ScenarioResult } fr
 // service vs the upstream alone), because absolute numbers drift on shared
 // machines. A missed target is reported, not an error: the exit code is 0
 // unless a scenario could not run at all.
+//
+// `npm run bench` runs this process, the load generator, with
+// --no-allocation-site-pretenuring. Without it, V8 took the collapsing
+// scenario's burst of 1,000 requests in flight as a sign that the generator's
+// per-request objects live long, allocated them in the old generation from
+// then on, and ran a full GC about every 2 s through the miss scenario: each
+// one held back the requests falling due, and the burst after it queued at the
+// service. The miss rows count the generator's full GCs.
 
 const RESULTS = new URL('../../bench/results/', import.meta.url)
 const SCENARIOS = ['hit', 'collapse', 'miss', 'memory'] as const

@@ -1,6 +1,6 @@
-import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
-import type { ChildStats, Command, GcCounts, Reply, Role } from './children.js'
+import type { ChildStats, Command, Reply, Role } from './children.js'
+import { countGc } from './gc-count.js'
 
 // A child process holding one server under load: the real service, a bare
 // Fastify route, or the bench upstream. Driven over IPC by bench/children.ts;
@@ -13,15 +13,7 @@ let app: FastifyInstance | null = null
 let closeServer = async (): Promise<void> => {}
 
 // Counted from the start, so the parent can tell how many full GCs fell inside a run.
-const gc: GcCounts = { full: 0, minor: 0, pauseMs: 0 }
-new PerformanceObserver(list => {
-  for (const entry of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
-    const kind = entry.detail?.kind
-    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.full++
-    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++
-    gc.pauseMs += entry.duration
-  }
-}).observe({ entryTypes: ['gc'] })
+const gc = countGc()
 
 async function start (role: Role): Promise<string> {
   switch (role.role) {
@@ -84,7 +76,7 @@ function stats (): ChildStats {
     external: memory.external,
     cpuUs: cpu.user + cpu.system,
     userUs: cpu.user,
-    gc: { ...gc },
+    gc: gc(),
     gcExposed: typeof globalThis.gc === 'function',
     ...(app === null ? {} : { cacheEntries: app.cache.size, cacheBytes: app.cache.bytes })
   }
