@@ -36,7 +36,7 @@ const DOCS_ROUTE = /^\/docs(\/|$)/
  * (plus CORP and Referrer-Policy); the docs pages, the only HTML served, get
  * helmet's whole policy. The rest of helmet's headers act on documents only
  * (opener isolation, DNS prefetch, old IE and Flash): on a JSON answer they
- * are a sixth of the bytes of every 304 a polling page receives.
+ * are nearly a quarter of the bytes of every 304 a polling page receives.
  */
 export default fp(async function securityPlugin (app: FastifyInstance, options: { corsOrigins: string[] | '*' }) {
   // helmet's policy, applied without @fastify/helmet: that plugin rebuilds the
