@@ -20,8 +20,3 @@ export function countGc (): () => GcCounts {
   }).observe({ entryTypes: ['gc'] })
   return () => ({ ...gc })
 }
-
-/** The collections between two snapshots. */
-export function gcSince (before: GcCounts, after: GcCounts): GcCounts {
-  return { full: after.full - before.full, minor: after.minor - before.minor, pauseMs: Math.round((after.pauseMs - before.pauseMs) * 10) / 10 }
-}

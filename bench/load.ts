@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import autocannon, { type Request } from 'autocannon'
 import type { ChildStats, GcCounts } from './children.js'
-import { gcSince } from './gc-count.js'
 
 export interface LoadOptions {
   url: string
@@ -117,6 +116,11 @@ export async function measureTogether (
       serverGc: gcSince(b.gc, a.gc)
     }
   })
+}
+
+/** The collections between two snapshots of a GcCounts. */
+export function gcSince (before: GcCounts, after: GcCounts): GcCounts {
+  return { full: after.full - before.full, minor: after.minor - before.minor, pauseMs: round(after.pauseMs - before.pauseMs, 1) }
 }
 
 /** A server's CPU per request as the tables print it: total, and user time in brackets. */

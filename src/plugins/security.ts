@@ -3,6 +3,7 @@ import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
+import { DOCS_PREFIX } from './swagger.js'
 
 // Headers a browser script may read on our answers: validators, cache and
 // request diagnostics, and the rate-limit budget.
@@ -26,9 +27,6 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   helmet(options)({} as IncomingMessage, capture as unknown as ServerResponse, () => {})
   return headers
 }
-
-// The docs pages: Swagger UI's HTML, scripts and styles.
-const DOCS_ROUTE = /^\/docs(\/|$)/
 
 /**
  * Security headers on every answer, and CORS for exactly the configured origins.
@@ -66,7 +64,7 @@ export default fp(async function securityPlugin (app: FastifyInstance, options: 
   })
   // Per route, as routes are declared: the API's hot path does no URL test.
   app.addHook('onRoute', route => {
-    if (!DOCS_ROUTE.test(route.url)) return
+    if (route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`)) return
     route.onRequest = [...[route.onRequest ?? []].flat(), (_request, reply, done) => {
       reply.headers(docsHeaders)
       done()

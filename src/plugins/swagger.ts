@@ -15,6 +15,9 @@ RFC 9457 problem details (\`application/problem+json\`) carrying the request id.
 // plugin's static CSP blocks (swagger-api/swagger-ui#10655), before the plugin
 // swaps in its logo. That one stylesheet is allowed by hash, not by
 // 'unsafe-inline'; test-browser/docs.test.ts fails if an upgrade changes it.
+/** Where Swagger UI and its files are served: the service's only HTML. */
+export const DOCS_PREFIX = '/docs'
+
 const SWAGGER_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
 
 /**
@@ -64,7 +67,7 @@ export default fp(async function swaggerPlugin (app: FastifyInstance, options: {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) }
   })
   await app.register(swaggerUi, {
-    routePrefix: '/docs',
+    routePrefix: DOCS_PREFIX,
     staticCSP: true,
     transformStaticCSP: docsCsp
   })
