@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Agent, type Dispatcher } from 'undici'
 import { buildTestApp } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
@@ -25,4 +26,24 @@ t.test('UPSTREAM_CONNECTIONS caps the connections to Kopo Kopo under concurrency
   const connections = new Set(fake.requests.map(r => r.port)).size
   t.ok(connections > 1, `${connections} connections: concurrent calls do spread out`)
   t.ok(connections <= 3, `${connections} connections: never more than the cap`)
+})
+
+t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {
+  // undici makes a timer per request for these and keeps it listed for up to
+  // a second after it is cleared; the deadline's abort already ends both waits
+  // (see resilience.test.ts for the slow headers and trickling body).
+  const seen: Dispatcher.DispatchOptions[] = []
+  const agent = new Agent().compose(dispatch => (options, handler) => {
+    seen.push(options)
+    return dispatch(options, handler)
+  })
+  t.teardown(() => agent.close())
+  const { app, fake } = await buildTestApp(t, {}, { dispatcher: agent })
+  const id = 'dddddddd-0000-4000-8000-00000000000f'
+  fake.links.set(id, upstreamLink(id))
+  t.equal((await app.inject(`/payment-links/${id}`)).statusCode, 200)
+  t.same(seen.map(o => [o.path.split('/')[1], o.headersTimeout, o.bodyTimeout, 'signal' in o && o.signal !== undefined]), [
+    ['oauth', 0, 0, true],
+    ['api', 0, 0, true]
+  ])
 })
