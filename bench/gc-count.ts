@@ -20,3 +20,18 @@ export function countGc (): () => GcCounts {
   }).observe({ entryTypes: ['gc'] })
   return () => ({ ...gc })
 }
+
+/**
+ * A full GC of this process now, when node runs with --expose-gc (`npm run
+ * bench` gives it), resolved once `counter` has seen it: Node reports a
+ * collection a couple of event-loop turns later, and it must not be counted
+ * against what follows.
+ */
+export async function collectNow (counter: () => GcCounts): Promise<void> {
+  if (typeof globalThis.gc !== 'function') return
+  const before = counter().full
+  globalThis.gc()
+  for (let turn = 0; turn < 100 && counter().full === before; turn++) {
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}

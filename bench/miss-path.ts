@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { Child, type GcCounts } from './children.js'
-import { countGc } from './gc-count.js'
+import { collectNow, countGc } from './gc-count.js'
 import { cpuPerRequest as cpu, gcSince, measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
@@ -34,7 +34,7 @@ const TARGET_REPEATS = 5
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
-/** A side-by-side run, with the collections in this process, the load generator, meanwhile (warm-up included). */
+/** A side-by-side run, with the collections in this process, the load generator, during the timed run. */
 interface PacedSides extends Pair { generatorGc: GcCounts }
 interface PacedPair extends PacedSides { load: number, rate: number }
 
@@ -72,10 +72,19 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
           const { child, headers, path } = sides[name]
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
-        const gcBefore = generatorGc()
+        let gcBefore = generatorGc()
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
-          async warmup => await PacedLoad.together(loads, { rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S })
+          async warmup => {
+            if (!warmup) {
+              // The load generator starts each timed run with its own heap
+              // collected, so that what it kept from earlier runs does not
+              // bring a full GC into this one. The servers are not touched.
+              await collectNow(generatorGc)
+              gcBefore = generatorGc()
+            }
+            return await PacedLoad.together(loads, { rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S })
+          }
         )
         return { ...pair(direct!, server!), generatorGc: gcSince(gcBefore, generatorGc()) }
       } finally {
@@ -148,7 +157,7 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         // The load generator is this process. A full GC here holds back every
         // request falling due meanwhile, and the burst that follows queues
         // longest at the side with the most work per request.
-        scenario: '3. miss path, full GCs in the load generator during the offered-load runs (warm-ups included)',
+        scenario: '3. miss path, full GCs in the load generator during the offered-load runs',
         measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.generatorGc)}`).join('; ') +
           `; each of the ${judgedRuns.length} runs at ${percent(TARGET_LOAD)}: ${judgedRuns.map(p => p.generatorGc.full).join(', ')}`,
         target: 'reported',

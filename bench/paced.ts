@@ -18,6 +18,9 @@ export interface PacedRun {
   durationS: number
 }
 
+// How long the last answers of a run may take once every request has left.
+const STRAGGLERS_MS = 30_000
+
 /** What one load sends: a new path per request, and its headers. */
 export interface PacedRequests {
   headers?: Record<string, string>
@@ -39,7 +42,11 @@ export class PacedLoad {
    * pays for a TCP handshake or a cold accept.
    */
   static async open (url: string, connections: number, requests: PacedRequests): Promise<PacedLoad> {
-    const clients = Array.from({ length: connections }, () => new Client(url, { pipelining: 1 }))
+    // No per-request timeouts: undici makes a timer per request for them and
+    // keeps it listed for up to a second after the answer, long enough to be
+    // promoted, and the full GCs that brings stall the schedule. A run that
+    // does not finish is caught once, by result().
+    const clients = Array.from({ length: connections }, () => new Client(url, { pipelining: 1, headersTimeout: 0, bodyTimeout: 0 }))
     const load = new PacedLoad(clients, requests)
     try {
       await Promise.all(clients.map(async client => {
@@ -115,7 +122,17 @@ export class PacedLoad {
         })
       },
       async result (started: number): Promise<LoadResult> {
-        if (pending > 0) await new Promise<void>(resolve => { drained = resolve })
+        if (pending > 0) {
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              reject(new Error(`${pending} requests still unanswered ${STRAGGLERS_MS / 1000} s after the schedule ended`))
+            }, STRAGGLERS_MS)
+            drained = () => {
+              clearTimeout(timer)
+              resolve()
+            }
+          })
+        }
         const elapsedS = (performance.now() - started) / 1000
         return {
           requestsPerSecond: times.length / elapsedS,
