@@ -6,6 +6,7 @@ import {
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import { etagFor, type CacheEntry, type FoundEntry, type LinkCache } from './cache.js'
+import { InFlight } from './in-flight.js'
 import { toPaymentLink } from './map.js'
 import { FINAL_STATES } from './schema.js'
 
@@ -41,7 +42,7 @@ const CACHE_NAME = 'k2-bff'
  */
 export class PaymentLinkService {
   readonly #o: PaymentLinkServiceOptions
-  readonly #inflight = new Map<string, Promise<Flight>>()
+  readonly #inflight = new InFlight<Promise<Flight>>()
 
   constructor (options: PaymentLinkServiceOptions) {
     this.#o = options
