@@ -1,9 +1,29 @@
+import http from 'node:http'
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const url = `/payment-links/${ACTIVE_ID}`
 const KEY = 'test-api-key-0123456789'
+
+t.test('the rate-limit headers reach Node as strings, on answers and on 429s', async t => {
+  // A number would be converted by Node through V8's number-to-string cache,
+  // which allocates in the old generation (see src/plugins/rate-limit.ts).
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', RATE_LIMIT_WINDOW_MS: '60000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const handed: unknown[][] = []
+  const writeHead = http.ServerResponse.prototype.writeHead
+  t.teardown(() => { http.ServerResponse.prototype.writeHead = writeHead })
+  http.ServerResponse.prototype.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    const headers = args.at(-1) as Record<string, unknown>
+    // Only the service's answers: the fake Kopo Kopo shares this process.
+    if ('cache-status' in headers) handed.push(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'].map(name => headers[name]))
+    return Reflect.apply(writeHead, this, args) as http.ServerResponse
+  } as typeof writeHead
+  t.equal((await app.inject(url)).statusCode, 200)
+  t.equal((await app.inject(url)).statusCode, 429)
+  t.strictSame(handed, [['1', '0', '60'], ['1', '0', '60']])
+})
 
 t.test('over the rate limit: 429 problem with Retry-After and the rate-limit headers', async t => {
   const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' })
