@@ -123,8 +123,8 @@ export class Upstream {
       // either at the deadline itself. undici's own timers (0 turns them off)
       // could only fire later, and each request would make a new one that
       // undici keeps listed for up to a second after it is cleared, long enough
-      // to reach the old generation: under load that halved the time between
-      // full GCs (`npm run bench`, see the README's miss path).
+      // to reach the old generation: under the benchmark's miss load that
+      // halved the time between full GCs (see the README's miss path).
       signal: deadline.events,
       headersTimeout: 0,
       bodyTimeout: 0

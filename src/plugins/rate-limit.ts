@@ -12,6 +12,9 @@ export interface RateLimitOptions {
 // Probes, the API document and its viewer never count against a budget.
 const EXEMPT = /^\/(health\/|openapi\.json$|docs(\/|$))/
 
+// The headers @fastify/rate-limit sets, as numbers.
+const NUMERIC_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']
+
 /**
  * Per-client budget: by API key when a valid one was presented, otherwise by
  * IP. The IP is Fastify's request.ip, which honours X-Forwarded-For only from
@@ -37,9 +40,9 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
   // strings through V8's number-to-string cache, which allocates every string
   // it has not cached in the old generation, freed only by a full GC. A new
   // X-RateLimit-Remaining on each request made that about 95 KB/s of
-  // old-generation garbage at 3,000 requests/s, close to half of all
-  // (`npm run bench`, see the README's miss path). toFixed(0) writes the same
-  // digits as a young string.
+  // old-generation garbage at 3,000 requests/s, close to half of all (traced
+  // under the benchmark's miss load, see the README's miss path). toFixed(0)
+  // writes the same digits as a young string.
   app.addHook('onSend', (_request, reply, payload, done) => {
     for (const name of NUMERIC_HEADERS) {
       const value = reply.getHeader(name)
@@ -48,5 +51,3 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
     done(null, payload)
   })
 }, { name: 'rate-limit', dependencies: ['api-keys'] })
-
-const NUMERIC_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']
