@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import { CircuitOpenError, type CircuitBreaker } from './circuit-breaker.js'
-import type { Deadline } from './deadline.js'
+import { within, type Deadline } from './deadline.js'
 import { backoffMs, parseRetryAfterMs } from './retry.js'
 
 /** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
@@ -113,7 +113,12 @@ export class Upstream {
   }
 
   async #request (request: UpstreamRequest, deadline: Deadline, started: number): Promise<UpstreamResponse> {
-    const { statusCode, headers, body } = await this.#o.dispatcher.request({
+    // undici acts on the abort only once the request is on a connection. One
+    // still waiting for its connection (a DNS lookup or handshake that never
+    // completes) would outlive the deadline until the connect timeout, which
+    // undici fires on its half-second timer tick; so the wait itself ends at
+    // the deadline. undici drops the request if the connection comes later.
+    const { statusCode, headers, body } = await within(this.#o.dispatcher.request({
       origin: this.#o.baseUrl,
       path: request.path,
       method: request.method,
@@ -128,7 +133,7 @@ export class Upstream {
       signal: deadline.events,
       headersTimeout: 0,
       bodyTimeout: 0
-    })
+    }), deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
     const declared = Number(headers['content-length'])
     if (declared > MAX_BODY_BYTES) {
       body.destroy()

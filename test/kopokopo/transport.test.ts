@@ -1,6 +1,11 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { connect } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
 import t from 'tap'
 import { Agent, type Dispatcher } from 'undici'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 12 }, (_, i) => `dddddddd-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -46,4 +51,64 @@ t.test('the deadline is the only timer on an upstream call: undici\'s own are of
     ['oauth', 0, 0, true],
     ['api', 0, 0, true]
   ])
+})
+
+/**
+ * A Kopo Kopo on 127.0.0.1 that answers two calls (a token, then a 404), each
+ * closing its connection, and then stops accepting connections: its process
+ * listens with a backlog of 1 and blocks its event loop. Two connections fill
+ * that queue; the kernel then drops every further SYN, so a new connection
+ * hangs until someone gives up on it.
+ */
+async function stallingUpstream (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, port: number, fill: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', `
+    const server = require('node:http').createServer((request, response) => {
+      request.resume()
+      const token = request.url === '/oauth/token'
+      response.writeHead(token ? 200 : 404, { 'content-type': 'application/json', connection: 'close' })
+      response.end(token ? '{"access_token":"not-a-real-token","token_type":"Bearer","expires_in":3600}' : '{}', () => {
+        if (token) return
+        process.stdout.write('stalled\\n')
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
+      })
+    }).listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => process.stdout.write(server.address().port + '\\n'))
+  `], { stdio: ['ignore', 'pipe', 'ignore'] })
+  // SIGKILL: a process blocked in Atomics.wait never handles SIGTERM.
+  t.teardown(() => child.kill('SIGKILL'))
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const port = Number((await lines.next()).value)
+  const fill = async (): Promise<void> => {
+    if ((await lines.next()).value !== 'stalled') throw new Error('the upstream did not stall')
+    for (let i = 0; i < 2; i++) {
+      const socket = connect({ host: '127.0.0.1', port })
+      t.teardown(() => socket.destroy())
+      await once(socket, 'connect')
+    }
+  }
+  return { url: `http://127.0.0.1:${port}`, port, fill }
+}
+
+t.test('a connection Kopo Kopo never completes ends at the deadline', async t => {
+  const upstream = await stallingUpstream(t)
+  // The service's own pool would also give up at its connect timeout; this one
+  // waits 10 s (undici's default), so only the deadline can end the wait.
+  const agent = new Agent({ connect: { timeout: 10_000 } })
+  t.teardown(() => agent.destroy())
+  const { app } = await buildTestApp(t, { K2_BASE_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '200' }, { dispatcher: agent })
+  // A token, and a 404 that closes the last connection: the next status call needs a new one.
+  t.equal((await app.inject('/payment-links/dddddddd-0000-4000-8000-00000000000d')).statusCode, 404)
+  await upstream.fill()
+  const probe = connect({ host: '127.0.0.1', port: upstream.port })
+  t.teardown(() => probe.destroy())
+
+  const started = performance.now()
+  const res = await app.inject('/payment-links/dddddddd-0000-4000-8000-00000000000e')
+  const waitedMs = Math.round(performance.now() - started)
+  // Not a speed figure: without the deadline, this wait lasts the 10 s connect timeout.
+  t.ok(waitedMs < 5000, `answered after ${waitedMs} ms`)
+  // Still connecting after the service gave up: the wait was for the connection, not for an answer.
+  t.equal(probe.connecting, true, 'the upstream does not complete connections')
+  t.equal(res.statusCode, 504)
+  t.same(res.json(), problem(res, 'upstream-timeout', 'Kopo Kopo did not answer in time', 504, 'Kopo Kopo did not answer within 200 ms.'))
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
 })
