@@ -60,30 +60,34 @@ t.test('the deadline is the only timer on an upstream call: undici\'s own are of
  * that queue; the kernel then drops every further SYN, so a new connection
  * hangs until someone gives up on it.
  */
-async function stallingUpstream (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, port: number, fill: () => Promise<void> }> {
+async function stallingUpstream (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, port: number, fill: () => Promise<string> }> {
   const child = spawn(process.execPath, ['-e', `
+    let connections = 0
     const server = require('node:http').createServer((request, response) => {
       request.resume()
       const token = request.url === '/oauth/token'
       response.writeHead(token ? 200 : 404, { 'content-type': 'application/json', connection: 'close' })
       response.end(token ? '{"access_token":"not-a-real-token","token_type":"Bearer","expires_in":3600}' : '{}', () => {
         if (token) return
-        process.stdout.write('stalled\\n')
+        process.stdout.write('stalled after ' + connections + ' connections\\n')
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
       })
-    }).listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => process.stdout.write(server.address().port + '\\n'))
+    }).on('connection', () => { connections++ })
+      .listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => process.stdout.write(server.address().port + '\\n'))
   `], { stdio: ['ignore', 'pipe', 'ignore'] })
   // SIGKILL: a process blocked in Atomics.wait never handles SIGTERM.
   t.teardown(() => child.kill('SIGKILL'))
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   const port = Number((await lines.next()).value)
-  const fill = async (): Promise<void> => {
-    if ((await lines.next()).value !== 'stalled') throw new Error('the upstream did not stall')
+  /** Waits for the stall, fills the queue, and says how many connections were served. */
+  const fill = async (): Promise<string> => {
+    const stalled = String((await lines.next()).value)
     for (let i = 0; i < 2; i++) {
       const socket = connect({ host: '127.0.0.1', port })
       t.teardown(() => socket.destroy())
       await once(socket, 'connect')
     }
+    return stalled
   }
   return { url: `http://127.0.0.1:${port}`, port, fill }
 }
@@ -97,7 +101,8 @@ t.test('a connection Kopo Kopo never completes ends at the deadline', async t =>
   const { app } = await buildTestApp(t, { K2_BASE_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '200' }, { dispatcher: agent })
   // A token, and a 404 that closes the last connection: the next status call needs a new one.
   t.equal((await app.inject('/payment-links/dddddddd-0000-4000-8000-00000000000d')).statusCode, 404)
-  await upstream.fill()
+  // One connection each, closed after its answer: the pool holds no spare one to reuse.
+  t.equal(await upstream.fill(), 'stalled after 2 connections')
   const probe = connect({ host: '127.0.0.1', port: upstream.port })
   t.teardown(() => probe.destroy())
 
