@@ -46,6 +46,9 @@ t.test('within() gives up when the deadline runs out, and not before', async t =
   const roomy = new Deadline(60_000)
   t.equal(await within(Promise.resolve('done'), roomy, () => new Error('late')), 'done')
   t.equal(roomy.events.listenerCount('abort'), 0, 'no listener left behind')
+  const failed = await within(Promise.reject(new Error('boom')), roomy, () => new Error('late')).catch((err: unknown) => err)
+  t.equal((failed as Error).message, 'boom', 'a failure is passed on as it is')
+  t.equal(roomy.events.listenerCount('abort'), 0, 'no listener left behind after a failure')
   roomy.release()
 })
 

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import t from 'tap'
 import { Agent, type Dispatcher } from 'undici'
-import { buildTestApp, problem } from '../helpers/app.js'
+import { buildTestApp, problem, type Teardown } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 12 }, (_, i) => `dddddddd-0000-4000-8000-${String(i).padStart(12, '0')}`)
@@ -60,7 +60,7 @@ t.test('the deadline is the only timer on an upstream call: undici\'s own are of
  * that queue; the kernel then drops every further SYN, so a new connection
  * hangs until someone gives up on it.
  */
-async function stallingUpstream (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, port: number, fill: () => Promise<string> }> {
+async function stallingUpstream (t: Teardown): Promise<{ url: string, port: number, fill: () => Promise<string> }> {
   const child = spawn(process.execPath, ['-e', `
     let connections = 0
     const server = require('node:http').createServer((request, response) => {
