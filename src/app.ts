@@ -94,7 +94,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     dispatcher: deps.dispatcher, clock, sleep: deps.sleep ?? systemSleep, random: deps.random ?? Math.random, metrics
   })
   app.addHook('onClose', kopokopo.close)
-  const cache = new LinkCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, clock })
+  const cache = new LinkCache({
+    maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, clock, onEvict: () => { metrics.cacheEvictions.inc() }
+  })
+  metrics.watchCache(cache)
   app.decorate('cache', cache)
   const service = new PaymentLinkService({
     client: kopokopo.client,

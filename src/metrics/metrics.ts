@@ -9,6 +9,11 @@ export interface RequestSeries {
   count: number
   duration: Histogram.Internal<'route' | 'method' | 'status'>
 }
+/** What the cache gauges read when scraped. */
+export interface CacheOccupancy {
+  readonly size: number
+  readonly bytes: number
+}
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /**
@@ -24,6 +29,7 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
   // inc, a measurable share of a cache hit.
   const requestCounts = new Map<string, RequestSeries>()
   const cacheCounts: Record<CacheEvent, number> = { hit: 0, miss: 0, stale: 0, collapsed: 0 }
+  let cache: CacheOccupancy = { size: 0, bytes: 0 }
   const metrics = {
     registry,
     httpRequests: new Counter({
@@ -52,6 +58,24 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
         this.reset()
         for (const [result, count] of Object.entries(cacheCounts)) if (count > 0) this.inc({ result }, count)
       }
+    }),
+    // Read at scrape time: nothing on the request path.
+    cacheEntries: new Gauge({
+      name: `${PREFIX}cache_entries`,
+      help: 'Answers held in the payment link cache (404s included), bounded by CACHE_MAX_ENTRIES.',
+      registers,
+      collect () { this.set(cache.size) }
+    }),
+    cacheBytes: new Gauge({
+      name: `${PREFIX}cache_size_bytes`,
+      help: 'Size of the payment link cache as counted against CACHE_MAX_BYTES.',
+      registers,
+      collect () { this.set(cache.bytes) }
+    }),
+    cacheEvictions: new Counter({
+      name: `${PREFIX}cache_evictions_total`,
+      help: 'Cache entries pushed out by CACHE_MAX_ENTRIES or CACHE_MAX_BYTES before their stale window ended.',
+      registers
     }),
     upstreamRequests: new Counter({
       name: `${PREFIX}upstream_requests_total`,
@@ -83,6 +107,10 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     }),
     setCircuit (state: CircuitState): void {
       metrics.circuitState.set(CIRCUIT_VALUE[state])
+    },
+    /** The cache whose occupancy the gauges report. */
+    watchCache (source: CacheOccupancy): void {
+      cache = source
     },
     countCacheEvent (result: CacheEvent): void {
       cacheCounts[result]++

@@ -24,6 +24,8 @@ export interface LinkCacheOptions {
   maxEntries: number
   maxBytes: number
   clock: Clock
+  /** Called for each entry pushed out by the bounds while still of use (fresh or within its stale window). */
+  onEvict?: () => void
 }
 
 // Per-entry bookkeeping (key, entry object, LRU slots) on top of the body bytes,
@@ -40,10 +42,17 @@ export class LinkCache {
 
   constructor (options: LinkCacheOptions) {
     this.#clock = options.clock
+    const { onEvict } = options
     this.#lru = new LRUCache<string, CacheEntry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
-      sizeCalculation: entry => ENTRY_OVERHEAD_BYTES + (entry.found ? entry.body.length + entry.etag.length : 0)
+      sizeCalculation: entry => ENTRY_OVERHEAD_BYTES + (entry.found ? entry.body.length + entry.etag.length : 0),
+      // lru-cache calls this on writes only (eviction, replacement, removal), never on
+      // a hit. An entry past its stale window lingers until read or pushed out: losing
+      // it loses nothing, so it is not reported.
+      ...(onEvict === undefined
+        ? {}
+        : { dispose: (entry, _id, reason) => { if (reason === 'evict' && this.#clock.now() < entry.staleUntil) onEvict() } })
     })
   }
 

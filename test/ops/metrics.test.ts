@@ -50,3 +50,23 @@ t.test('the circuit state gauge follows the breaker', async t => {
   t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total'),
     'k2bff_upstream_requests_total{call="token",outcome="server_error"} 1')
 })
+
+t.test('the cache gauges report occupancy against the bounds, and evictions are counted', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_MAX_ENTRIES: '2' })
+  const ids = ['aaaaaaaa-0000-4000-8000-00000000000a', 'aaaaaaaa-0000-4000-8000-00000000000b', 'aaaaaaaa-0000-4000-8000-00000000000c']
+  const answers = []
+  for (const id of ids) {
+    fake.links.set(id, upstreamLink(id))
+    answers.push(await app.inject(`/payment-links/${id}`))
+  }
+  const scrape = async (name: string) => await app.metrics.registry.getSingleMetricAsString(name)
+  t.equal(await scrape('k2bff_cache_entries'), '# HELP k2bff_cache_entries Answers held in the payment link cache (404s included), ' +
+    'bounded by CACHE_MAX_ENTRIES.\n# TYPE k2bff_cache_entries gauge\nk2bff_cache_entries 2')
+  t.match(await scrape('k2bff_cache_evictions_total'), /\nk2bff_cache_evictions_total 1$/)
+  // The two answers still held: their bytes, their ETag and 200 bytes of bookkeeping each.
+  const held = answers.slice(1).reduce((sum, res) => sum + 200 + res.rawPayload.length + String(res.headers.etag).length, 0)
+  t.match(await scrape('k2bff_cache_size_bytes'), new RegExp(`\\nk2bff_cache_size_bytes ${held}$`))
+
+  await app.inject(`/payment-links/${ids[2]}`)
+  t.match(await scrape('k2bff_cache_evictions_total'), /\nk2bff_cache_evictions_total 1$/, 'a hit evicts nothing')
+})

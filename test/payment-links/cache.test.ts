@@ -155,9 +155,12 @@ t.test('TTLs of 0 turn caching off', async t => {
 
 t.test('the LRU stays inside its entry and byte bounds under 100k distinct ids', async t => {
   const clock = new ManualClock()
-  const byCount = new LinkCache({ maxEntries: 1000, maxBytes: 64 * 1024 * 1024, clock })
-  const byBytes = new LinkCache({ maxEntries: 1_000_000, maxBytes: 256 * 1024, clock })
+  const evicted = { byCount: 0, byBytes: 0 }
+  const byCount = new LinkCache({ maxEntries: 1000, maxBytes: 64 * 1024 * 1024, clock, onEvict: () => { evicted.byCount++ } })
+  const byBytes = new LinkCache({ maxEntries: 1_000_000, maxBytes: 256 * 1024, clock, onEvict: () => { evicted.byBytes++ } })
   const body = Buffer.alloc(400, 'x')
+  // 400 body bytes, 3 of ETag and the 200 counted for the entry's bookkeeping.
+  const entryBytes = 603
   for (let i = 0; i < 100_000; i++) {
     const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`
     const entry = { found: true as const, body, etag: '"e"', freshUntil: clock.now() + 1000, staleUntil: clock.now() + 2000 }
@@ -165,11 +168,25 @@ t.test('the LRU stays inside its entry and byte bounds under 100k distinct ids',
     byBytes.set(id, entry)
   }
   t.equal(byCount.size, 1000)
-  t.ok(byBytes.bytes <= 256 * 1024, `${byBytes.bytes} bytes`)
-  t.ok(byBytes.size > 0 && byBytes.size < 1000, `${byBytes.size} entries`)
+  t.equal(evicted.byCount, 99_000, 'every entry pushed out is reported')
+  t.equal(byBytes.size, Math.floor(256 * 1024 / entryBytes))
+  t.equal(byBytes.bytes, byBytes.size * entryBytes)
+  t.equal(evicted.byBytes, 100_000 - byBytes.size)
   const newest = '00000000-0000-4000-8000-000000099999'
   t.ok(byCount.get(newest), 'the most recent entries stay')
   t.equal(byCount.get('00000000-0000-4000-8000-000000000000'), undefined, 'the oldest are evicted')
+
+  byCount.set(newest, { found: false, freshUntil: clock.now() + 1000, staleUntil: clock.now() + 2000 })
   clock.advance(2000)
   t.equal(byCount.get(newest), undefined, 'dropped once past its stale window')
+  t.equal(evicted.byCount, 99_000, 'neither a replaced entry nor an expired one counts as evicted')
+
+  // The 999 others are past their stale window too: pushing them out loses nothing.
+  for (let i = 0; i < 1000; i++) {
+    byCount.set(`11111111-0000-4000-8000-${String(i).padStart(12, '0')}`, { found: false, freshUntil: clock.now() + 1000, staleUntil: clock.now() + 2000 })
+  }
+  t.equal(byCount.size, 1000)
+  t.equal(evicted.byCount, 99_000, 'entries past their stale window leave unreported')
+  byCount.set('22222222-0000-4000-8000-000000000000', { found: false, freshUntil: clock.now() + 1000, staleUntil: clock.now() + 2000 })
+  t.equal(evicted.byCount, 99_001, 'a live one is reported')
 })
