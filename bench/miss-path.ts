@@ -149,7 +149,8 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         // marking threads competing for the cores): counted, to be seen.
         scenario: '3. miss path, full GCs in the service during the offered-load runs',
         measured: pacedPairs.map(p => `${percent(p.load)}: ${gcSummary(p.service.serverGc)}`).join('; ') +
-          `; bare relay: ${gcSummary(proxyPaced.service.serverGc)}`,
+          `; bare relay: ${gcSummary(proxyPaced.service.serverGc)}` +
+          `; each of the ${judgedRuns.length} runs at ${percent(TARGET_LOAD)}: ${judgedRuns.map(p => p.service.serverGc.full).join(', ')}`,
         target: 'reported',
         pass: null
       },
