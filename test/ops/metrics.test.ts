@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { request } from 'undici'
 import { buildMetricsServer } from '../../src/metrics/server.js'
@@ -69,4 +70,13 @@ t.test('the cache gauges report occupancy against the bounds, and evictions are 
 
   await app.inject(`/payment-links/${ids[2]}`)
   t.match(await scrape('k2bff_cache_evictions_total'), /\nk2bff_cache_evictions_total 1$/, 'a hit evicts nothing')
+})
+
+t.test('the README names every metric of the service', async t => {
+  const { app } = await buildTestApp(t)
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const metrics = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('### Shutdown'))
+  const names = (await app.metrics.registry.getMetricsAsJSON()).map(m => m.name).filter(name => name.startsWith('k2bff_'))
+  t.equal(names.length, 11, 'every k2bff_ metric is checked')
+  for (const name of names) t.ok(metrics.includes(`\`${name}\``), `${name} is documented`)
 })
