@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
 
 const creds = { K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET: 'secret-for-tests-1234' }
 
@@ -106,4 +107,21 @@ t.test('CORS_ORIGINS and API_KEYS lists', async t => {
 
 t.test('empty values count as unset', async t => {
   t.equal(loadConfig({ PORT: '', K2_CLIENT_ID: '', K2_CLIENT_SECRET: '' }).port, 3000)
+})
+
+t.test('the README\'s Configuration table has a row for every variable, with its default', async t => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+  const table = readme.slice(readme.indexOf('### Configuration'), readme.indexOf('### Logs')).split('\n').filter(line => line.startsWith('| `'))
+  const variables = Object.entries(EnvSchema.properties as Record<string, { default?: unknown }>)
+  t.equal(variables.length, 29, 'every variable is checked')
+  for (const [name, schema] of variables) {
+    const row = table.find(line => line.split('|')[1]!.includes(`\`${name}\``))
+    if (row === undefined) {
+      t.fail(`${name} has no row`)
+      continue
+    }
+    // Empty defaults are described in words ("empty (none)").
+    if (schema.default !== undefined && schema.default !== '') t.ok(row.includes(`\`${String(schema.default)}\``), `${name} defaults to ${String(schema.default)}`)
+    else t.pass(`${name} has a row`)
+  }
 })
