@@ -65,10 +65,17 @@ export interface ResponseDoc {
   headers?: Record<string, { type: 'string', description: string }>
 }
 
+/** Every problem answer's caching directive (set by the error handler). */
+export const PROBLEM_CACHE_CONTROL = 'no-store'
+
 /** Response schemas for a route's error statuses: they drive serialization and the OpenAPI document. */
 export function problemResponses (statuses: Record<number, ResponseDoc>) {
   return Object.fromEntries(Object.entries(statuses).map(([status, doc]) => [status, {
     ...doc,
+    headers: {
+      ...doc.headers,
+      'Cache-Control': { type: 'string' as const, description: `\`${PROBLEM_CACHE_CONTROL}\`: an error is never to be reused by any cache.` }
+    },
     content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } }
   }]))
 }

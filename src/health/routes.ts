@@ -15,6 +15,11 @@ const Readiness = Type.Object({
 })
 
 const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
+  // A probe must see the process as it is now, never a cache's copy.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.header('cache-control', 'no-store')
+    done()
+  })
   app.get('/health/live', {
     schema: {
       summary: 'Liveness: the process is running',

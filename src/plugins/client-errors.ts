@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { PROBLEM_CONTENT_TYPE } from '../problem.js'
+import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE } from '../problem.js'
 
 // What Node's HTTP parser refuses before any route sees it. A request id is
 // made up here because there is no request object to carry one.
@@ -34,6 +34,7 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
   socket.end(`HTTP/1.1 ${status} ${title}\r\n` +
     `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `Cache-Control: ${PROBLEM_CACHE_CONTROL}\r\n` +
     `X-Request-Id: ${requestId}\r\n` +
     'Connection: close\r\n\r\n' + body)
 }

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
-import { PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
+import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,6 +44,9 @@ export function sendProblem (err: FastifyError, request: FastifyRequest, reply: 
   if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
   if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
+  // An error tells of a moment (an outage, a spent budget, a link not there
+  // yet): without this, shared caches may keep a 404, 405 or 414 heuristically.
+  reply.header('cache-control', PROBLEM_CACHE_CONTROL)
   const { rejectedCacheStatus } = request.routeOptions.config
   if (rejectedCacheStatus !== undefined && !reply.hasHeader('cache-status')) reply.header('cache-status', rejectedCacheStatus)
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))

@@ -1,0 +1,70 @@
+import { connect } from 'node:net'
+import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import t from 'tap'
+import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
+
+const url = `/payment-links/${ACTIVE_ID}`
+const OTHER_ID = '00000000-0000-4000-8000-000000000000'
+
+t.test('every problem answer says no-store; answers about a link keep their max-age', async t => {
+  const { app, fake } = await buildTestApp(t, {
+    UPSTREAM_RETRIES: '0', UPSTREAM_TIMEOUT_MS: '200', CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_TTL_MS: '0'
+  })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const answers: Array<[string, number, LightMyRequestResponse]> = []
+  const expect = async (what: string, status: number, request: InjectOptions | string) => {
+    answers.push([what, status, await app.inject(request)])
+  }
+
+  await expect('a link', 200, url)
+  await expect('an unknown link', 404, `/payment-links/${OTHER_ID}`)
+  await expect('a bad id', 400, '/payment-links/nope')
+  await expect('a request with a body', 400, { method: 'GET', url, payload: 'x' })
+  await expect('an unknown route', 404, '/nowhere')
+  await expect('a wrong method', 405, { method: 'DELETE', url })
+  await expect('an overlong URL', 414, `/payment-links/${'a'.repeat(10_000)}`)
+  fake.enqueue('status', { status: 500 })
+  await expect('Kopo Kopo failing', 502, url)
+  fake.enqueue('status', { delayMs: 1000 })
+  await expect('Kopo Kopo too slow', 504, url)
+  await expect('the circuit open', 503, url)
+  const limited = await buildTestApp(t, { RATE_LIMIT_MAX: '1' })
+  await limited.app.inject('/nowhere')
+  answers.push(['over the rate limit', 429, await limited.app.inject('/nowhere')])
+
+  for (const [what, status, res] of answers) {
+    t.equal(res.statusCode, status, what)
+    t.equal(res.headers['cache-control'], status === 200 ? 'private, max-age=0' : 'no-store', what)
+  }
+})
+
+t.test('a 304 carries the directive its 200 would', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '3000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await app.inject(url)
+  const revalidated = await app.inject({ url, headers: { 'if-none-match': String(first.headers.etag) } })
+  t.equal(revalidated.statusCode, 304)
+  t.equal(revalidated.headers['cache-control'], 'private, max-age=3')
+})
+
+t.test('probes are never answered from a cache', async t => {
+  const { app, fake } = await buildTestApp(t)
+  const live = await app.inject('/health/live')
+  t.equal(live.headers['cache-control'], 'no-store')
+  fake.always('token', { status: 500 })
+  const ready = await app.inject('/health/ready')
+  t.equal(ready.statusCode, 503)
+  t.equal(ready.headers['cache-control'], 'no-store')
+})
+
+t.test('requests refused below the router say no-store too', async t => {
+  const { app } = await buildTestApp(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1')
+  socket.end(`GET ${url} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
+  let answer = ''
+  for await (const chunk of socket) answer += String(chunk)
+  t.match(answer, /^HTTP\/1\.1 431 /)
+  t.match(answer, /\r\nCache-Control: no-store\r\n/)
+})
