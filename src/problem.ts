@@ -65,6 +65,9 @@ export interface ResponseDoc {
   headers?: Record<string, { type: 'string', description: string }>
 }
 
+/** An OpenAPI response header: all of ours are strings. */
+export const headerDoc = (description: string) => ({ type: 'string' as const, description })
+
 /** Every problem answer's caching directive (set by the error handler). */
 export const PROBLEM_CACHE_CONTROL = 'no-store'
 
@@ -74,7 +77,7 @@ export function problemResponses (statuses: Record<number, ResponseDoc>) {
     ...doc,
     headers: {
       ...doc.headers,
-      'Cache-Control': { type: 'string' as const, description: `\`${PROBLEM_CACHE_CONTROL}\`: an error is never to be reused by any cache.` }
+      'Cache-Control': headerDoc(`\`${PROBLEM_CACHE_CONTROL}\`: an error is never to be reused by any cache.`)
     },
     content: { [PROBLEM_CONTENT_TYPE]: { schema: Type.Ref('Problem') } }
   }]))

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
+import { headerDoc } from '../problem.js'
 
 export interface HealthOptions {
   tokens: TokenProvider
@@ -14,6 +15,9 @@ const Readiness = Type.Object({
   upstream: Type.Enum(['kopokopo', 'simulator'])
 })
 
+const NO_STORE = { 'Cache-Control': headerDoc('`no-store`: a probe must see the process as it is now.') }
+const json = <T>(description: string, schema: T) => ({ description, headers: NO_STORE, content: { 'application/json': { schema } } })
+
 const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
   // A probe must see the process as it is now, never a cache's copy.
   app.addHook('onRequest', (_request, reply, done) => {
@@ -24,7 +28,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
     schema: {
       summary: 'Liveness: the process is running',
       tags: ['health'],
-      response: { 200: Type.Object({ status: Type.Literal('ok') }) }
+      response: { 200: json('The process is running.', Type.Object({ status: Type.Literal('ok') })) }
     }
   }, async () => ({ status: 'ok' as const }))
 
@@ -32,7 +36,10 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
     schema: {
       summary: 'Readiness: an access token is held or can be obtained',
       tags: ['health'],
-      response: { 200: Readiness, 503: Readiness }
+      response: {
+        200: json('Ready: an access token is held or was just obtained.', Readiness),
+        503: json('Not ready: no access token can be obtained, or the service is draining.', Readiness)
+      }
     }
   }, async (_request, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining', upstream: options.upstream })

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { problemResponses } from '../problem.js'
+import { headerDoc as header, problemResponses } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
 import type { LinkAnswer, PaymentLinkService } from './service.js'
 
-const header = (description: string) => ({ type: 'string' as const, description })
 const COMMON_HEADERS = {
   'X-Request-Id': header('The caller\'s X-Request-Id when well-formed, else a generated one.'),
   'Cache-Status': header('RFC 9211 cache status: `k2-bff; hit; ttl=2`, `k2-bff; fwd=miss; stored`, ' +
