@@ -62,7 +62,7 @@ export function statusOf (err: unknown): number {
 
 export interface ResponseDoc {
   description: string
-  headers?: Record<string, { type: 'string', description: string }>
+  headers?: Record<string, ReturnType<typeof headerDoc>>
 }
 
 /** An OpenAPI response header: all of ours are strings. */

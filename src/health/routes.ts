@@ -15,13 +15,17 @@ const Readiness = Type.Object({
   upstream: Type.Enum(['kopokopo', 'simulator'])
 })
 
-const NO_STORE = { 'Cache-Control': headerDoc('`no-store`: a probe must see the process as it is now.') }
-const json = <T>(description: string, schema: T) => ({ description, headers: NO_STORE, content: { 'application/json': { schema } } })
+// A probe must see the process as it is now, never a cache's copy.
+const CACHE_CONTROL = 'no-store'
+const json = <T>(description: string, schema: T) => ({
+  description,
+  headers: { 'Cache-Control': headerDoc(`\`${CACHE_CONTROL}\`: a probe must see the process as it is now.`) },
+  content: { 'application/json': { schema } }
+})
 
 const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, options) => {
-  // A probe must see the process as it is now, never a cache's copy.
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.header('cache-control', 'no-store')
+    reply.header('cache-control', CACHE_CONTROL)
     done()
   })
   app.get('/health/live', {

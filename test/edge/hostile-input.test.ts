@@ -72,6 +72,7 @@ t.test('below the router: huge headers, malformed requests', async t => {
   const huge = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`)
   t.match(huge, /^HTTP\/1\.1 431 /)
   t.match(huge, /Content-Type: application\/problem\+json/)
+  t.match(huge, /\r\nCache-Control: no-store\r\n/, 'refused below the router, and not to be cached either')
   t.match(problemOf(huge), { status: 431, title: 'Request header fields too large' })
 
   const garbage = await raw(port, 'HELLO THERE\r\n\r\n')
