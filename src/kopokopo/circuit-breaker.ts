@@ -18,16 +18,25 @@ export class CircuitOpenError extends Error {
   }
 }
 
+/** What acquire() hands an attempt; its outcome is reported with it. */
+export type CircuitTicket = number
+
 /**
  * Counts consecutive failed upstream attempts (5xx, 429, timeouts, connection
  * errors). Once open, no call reaches Kopo Kopo until `resetMs` has passed;
  * then exactly one probe goes through, and its outcome closes or reopens the
  * circuit. This keeps a struggling upstream from being hammered by retries of
  * every polling browser at once.
+ *
+ * An outcome counts only in the state its attempt was let through in: a slow
+ * call sent while the circuit was closed must not close it again once it has
+ * opened (skipping the pause and the single probe), nor decide a probe's fate.
  */
 export class CircuitBreaker {
   readonly #options: CircuitBreakerOptions
   #state: CircuitState = 'closed'
+  // Bumped on every change of state; tickets from an earlier one are ignored.
+  #generation = 0
   #failures = 0
   #openedAt = 0
   #probing = false
@@ -37,8 +46,8 @@ export class CircuitBreaker {
   }
 
   /** Call before each attempt; throws CircuitOpenError when no attempt may go out. */
-  acquire (): void {
-    if (this.#state === 'closed') return
+  acquire (): CircuitTicket {
+    if (this.#state === 'closed') return this.#generation
     const waited = this.#options.clock.now() - this.#openedAt
     if (this.#state === 'open' && waited >= this.#options.resetMs) {
       this.#set('half-open')
@@ -46,18 +55,20 @@ export class CircuitBreaker {
     }
     if (this.#state === 'half-open' && !this.#probing) {
       this.#probing = true
-      return
+      return this.#generation
     }
     throw new CircuitOpenError(Math.max(0, this.#options.resetMs - waited))
   }
 
-  success (): void {
+  success (ticket: CircuitTicket): void {
+    if (ticket !== this.#generation) return
     this.#failures = 0
     this.#probing = false
     if (this.#state !== 'closed') this.#set('closed')
   }
 
-  failure (): void {
+  failure (ticket: CircuitTicket): void {
+    if (ticket !== this.#generation) return
     this.#failures++
     this.#probing = false
     if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.#options.failureThreshold)) {
@@ -68,6 +79,7 @@ export class CircuitBreaker {
 
   #set (state: CircuitState): void {
     this.#state = state
+    this.#generation++
     this.#options.onStateChange?.(state)
   }
 }

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
-import { CircuitOpenError, type CircuitBreaker } from './circuit-breaker.js'
+import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
 import { within, type Deadline } from './deadline.js'
 import { backoffMs, parseRetryAfterMs } from './retry.js'
 
@@ -81,8 +81,9 @@ export class Upstream {
   }
 
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse | AttemptError> {
+    let ticket: CircuitTicket
     try {
-      this.#o.breaker.acquire()
+      ticket = this.#o.breaker.acquire()
     } catch (err) {
       if (!(err instanceof CircuitOpenError)) throw err
       throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', Math.max(1, Math.ceil(err.retryAfterMs / 1000)))
@@ -93,7 +94,7 @@ export class Upstream {
     try {
       response = await this.#request(request, deadline, started)
     } catch (err) {
-      this.#o.breaker.failure()
+      this.#o.breaker.failure(ticket)
       if (deadline.expired) {
         this.#o.observe?.(call, 'timeout', seconds())
         throw new UpstreamTimeoutError(deadline.timeoutMs)
@@ -106,8 +107,8 @@ export class Upstream {
       return new AttemptError('Kopo Kopo could not be reached.', true)
     }
     const outcome = classify(response.status)
-    if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure()
-    else this.#o.breaker.success()
+    if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
+    else this.#o.breaker.success(ticket)
     this.#o.observe?.(call, outcome, seconds())
     return response
   }

@@ -25,6 +25,8 @@ export interface Fault {
   headers?: Record<string, string>
   /** Milliseconds to wait before answering. */
   delayMs?: number
+  /** Wait for this before answering: the test decides when the answer goes out. */
+  until?: Promise<unknown>
   /** Destroy the socket without answering. */
   reset?: boolean
   /** Send headers and half the body, then destroy the socket. */
@@ -45,6 +47,7 @@ export class FakeKopoKopo {
   readonly #revoked = new Set<string>()
   readonly #queue: Record<Call, Fault[]> = { token: [], status: [] }
   readonly #always: Partial<Record<Call, Fault>> = {}
+  readonly #waiters = new Set<() => void>()
   readonly #server = createServer((req, res) => { this.#handle(req, res).catch(() => res.destroy()) })
 
   async start (): Promise<this> {
@@ -78,6 +81,13 @@ export class FakeKopoKopo {
     this.#revoked.add(token)
   }
 
+  /** Resolves once `count` calls of this kind have arrived (answered or not). */
+  async received (call: Call, count: number): Promise<void> {
+    while (this.calls(call).length < count) {
+      await new Promise<void>(resolve => this.#waiters.add(resolve))
+    }
+  }
+
   calls (call: Call): RecordedRequest[] {
     return this.requests.filter(r => call === 'token' ? r.path === '/oauth/token' : r.path.startsWith('/api/v2/payment_links/'))
   }
@@ -93,9 +103,12 @@ export class FakeKopoKopo {
       port: req.socket.remotePort ?? 0
     }
     this.requests.push(record)
+    for (const wake of this.#waiters) wake()
+    this.#waiters.clear()
     const call: Call | null = record.path === '/oauth/token' ? 'token' : record.path.startsWith('/api/v2/payment_links/') ? 'status' : null
     const fault = call === null ? undefined : this.#queue[call].shift() ?? this.#always[call]
     if (fault?.delayMs !== undefined) await new Promise(resolve => setTimeout(resolve, fault.delayMs))
+    if (fault?.until !== undefined) await fault.until
     if (fault?.reset === true) {
       req.socket.destroy()
       return
@@ -188,4 +201,11 @@ export function upstreamLink (id: string, overrides: LinkOverrides = {}): unknow
       }
     }
   }
+}
+
+/** A promise the test resolves when it chooses: hand it to a Fault's `until` to hold an answer back. */
+export function gate (): { promise: Promise<void>, open: () => void } {
+  let open = (): void => {}
+  const promise = new Promise<void>(resolve => { open = resolve })
+  return { promise, open }
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { backoffMs, parseRetryAfterMs } from '../../src/kopokopo/retry.js'
 import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const url = `/payment-links/${ACTIVE_ID}`
 
@@ -172,6 +172,46 @@ t.test('circuit breaker: opens after consecutive failures, probes once after the
   fake.always('status', undefined)
   t.equal((await app.inject(url)).statusCode, 200, 'the probe succeeds')
   t.equal((await app.inject(url)).statusCode, 200, 'closed again')
+  t.equal(fake.calls('status').length, 7)
+})
+
+t.test('circuit breaker: a call sent before the circuit opened neither closes it nor decides the probe', async t => {
+  const { app, fake, clock } = await buildTestApp(t, {
+    UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_RESET_MS: '10000', CACHE_TTL_MS: '0'
+  })
+  const id = (n: number) => `eeeeeeee-0000-4000-8000-${String(n).padStart(12, '0')}`
+  for (let i = 0; i < 8; i++) fake.links.set(id(i), upstreamLink(id(i)))
+  await app.inject(`/payment-links/${id(0)}`)
+  const first = gate()
+  const second = gate()
+  fake.enqueue('status', { until: first.promise }, { until: second.promise })
+  const earlyA = app.inject(`/payment-links/${id(1)}`)
+  const earlyB = app.inject(`/payment-links/${id(2)}`)
+  await fake.received('status', 3) // both on their way while the circuit is closed
+  fake.always('status', { status: 500 })
+  for (let i = 3; i < 6; i++) t.equal((await app.inject(`/payment-links/${id(i)}`)).statusCode, 502)
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open')
+
+  first.open()
+  t.equal((await earlyA).statusCode, 200, 'the early call succeeds')
+  const stillOpen = await app.inject(`/payment-links/${id(6)}`)
+  t.equal(stillOpen.headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open', 'and leaves the circuit open')
+  t.equal(stillOpen.headers['retry-after'], '10')
+  t.equal(fake.calls('status').length, 6, 'no call while open')
+
+  clock.advance(10_000)
+  fake.always('status', undefined)
+  const probeAnswer = gate()
+  fake.enqueue('status', { status: 500, until: probeAnswer.promise })
+  const probe = app.inject(`/payment-links/${id(7)}`)
+  await fake.received('status', 7)
+  second.open()
+  t.equal((await earlyB).statusCode, 200, 'the other early call succeeds while the probe is out')
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open',
+    'only the probe decides')
+  probeAnswer.open()
+  t.equal((await probe).statusCode, 502, 'the probe fails')
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open', 'reopened')
   t.equal(fake.calls('status').length, 7)
 })
 
