@@ -70,6 +70,10 @@ export class LinkCache {
     this.#lru.set(id, entry)
   }
 
+  delete (id: string): void {
+    this.#lru.delete(id)
+  }
+
   get size (): number {
     return this.#lru.size
   }

@@ -78,9 +78,12 @@ export class PaymentLinkService {
     const result = await flight
 
     if ('error' in result) {
-      if (cached?.found === true && isUpstreamOutage(result.error)) {
+      // The window is checked now, not when the request came: the upstream
+      // may have taken most of the deadline to fail.
+      const now = clock.now()
+      if (cached?.found === true && now < cached.staleUntil && isUpstreamOutage(result.error)) {
         onCacheEvent?.('stale')
-        const age = Math.ceil((clock.now() - cached.freshUntil) / 1000)
+        const age = Math.ceil((now - cached.freshUntil) / 1000)
         return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
       }
       return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
@@ -121,9 +124,14 @@ export class PaymentLinkService {
     }
     const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
     let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
-    if (link.state === 'active' && link.expiresAt !== null) {
-      // Stop serving `active` the moment the link expires.
-      ttl = Math.max(0, Math.min(ttl, Date.parse(link.expiresAt) - now))
+    let staleUntil = Number.POSITIVE_INFINITY
+    // An expiry Date.parse cannot read is no expiry (as for the state, see map.ts).
+    const expiry = link.state === 'active' && link.expiresAt !== null ? Date.parse(link.expiresAt) : Number.NaN
+    if (!Number.isNaN(expiry)) {
+      // Stop serving `active` the moment the link expires, even stale: a
+      // checkout must not offer a link that can no longer be paid.
+      ttl = Math.max(0, Math.min(ttl, expiry - now))
+      staleUntil = expiry
     }
     const json = JSON.stringify(link)
     // Its own allocation: Buffer.from would slice Node's shared 8 KiB pool,
@@ -135,15 +143,19 @@ export class PaymentLinkService {
       body,
       etag: etagFor(body),
       freshUntil: now + ttl,
-      staleUntil: now + ttl + config.staleIfErrorMs
+      staleUntil: Math.min(staleUntil, now + ttl + config.staleIfErrorMs)
     }
     return { entry, stored: store(cache, id, entry, ttl), upstream }
   }
 }
 
 function store (cache: LinkCache, id: string, entry: CacheEntry, ttl: number): boolean {
-  // A TTL of 0 turns caching off for that kind of answer.
-  if (ttl <= 0) return false
+  // A TTL of 0 turns caching off for that kind of answer. The answer still
+  // replaces what was kept: an older one must not stand in for it later.
+  if (ttl <= 0) {
+    cache.delete(id)
+    return false
+  }
   cache.set(id, entry)
   return true
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { LinkCache } from '../../src/payment-links/cache.js'
 import { ACTIVE_ID, ManualClock, PAID_ID, buildTestApp } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const get = (app: Awaited<ReturnType<typeof buildTestApp>>['app'], id: string, headers: Record<string, string> = {}) =>
   app.inject({ method: 'GET', url: `/payment-links/${id}`, headers })
@@ -123,6 +123,51 @@ t.test('stale-if-error: an expired answer stands in while Kopo Kopo fails, withi
   t.equal(gone.headers['cache-status'], 'k2-bff; fwd=miss; detail=connection-error')
 })
 
+t.test('stale-if-error: the window is judged when the failure comes, not when the request came', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await get(app, ACTIVE_ID)
+  clock.advance(3000 + 29_000) // 1 s of the window left
+  const failure = gate()
+  fake.enqueue('status', { status: 503, until: failure.promise })
+  const pending = get(app, ACTIVE_ID)
+  await fake.received('status', 2)
+  clock.advance(4000) // Kopo Kopo takes 4 s to fail
+  failure.open()
+  const res = await pending
+  t.equal(res.statusCode, 502, 'the window ended while Kopo Kopo was failing')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
+})
+
+t.test('stale-if-error never serves an active link past its expiry', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '60000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  const expiresAt = new Date(clock.now() + 2000).toISOString()
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }))
+  t.equal((await get(app, ACTIVE_ID)).json().state, 'active')
+  fake.always('status', { status: 503 })
+  clock.advance(1000)
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; hit; ttl=1', 'fresh until its expiry')
+  clock.advance(1000)
+  const res = await get(app, ACTIVE_ID)
+  t.equal(res.statusCode, 502, 'the link can no longer be paid: no stale "active"')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
+})
+
+t.test('an expires_at that cannot be read leaves the usual TTL and stale window', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Active', expires_at: 'next tuesday' } }))
+  const first = await get(app, ACTIVE_ID)
+  t.equal(first.json().state, 'active')
+  t.equal(first.headers['cache-control'], 'private, max-age=3')
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; hit; ttl=3')
+  t.equal(fake.calls('status').length, 1)
+  fake.always('status', { status: 503 })
+  clock.advance(3000 + 30_000)
+  const res = await get(app, ACTIVE_ID)
+  t.equal(res.statusCode, 502, 'dropped at the end of its stale window')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
+})
+
 t.test('stale-if-error does not hide a wrong answer or a 404, and never serves a stale 404', async t => {
   const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
@@ -141,6 +186,26 @@ t.test('stale-if-error does not hide a wrong answer or a 404, and never serves a
   const res = await get(app, ACTIVE_ID)
   t.equal(res.statusCode, 502)
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=500')
+})
+
+t.test('an answer not cached (TTL 0) still replaces the one kept, which may not stand in for it later', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_NOT_FOUND_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID))
+  await get(app, ACTIVE_ID)
+  await get(app, PAID_ID)
+  clock.advance(3000)
+  fake.links.delete(ACTIVE_ID)
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Paid' } }))
+  t.equal((await get(app, ACTIVE_ID)).statusCode, 404)
+  t.equal((await get(app, PAID_ID)).json().state, 'paid')
+  t.equal(app.cache.size, 0, 'neither older answer is kept')
+  fake.always('status', { status: 503 })
+  const gone = await get(app, ACTIVE_ID)
+  t.equal(gone.statusCode, 502, 'not the link answered before its 404')
+  const paid = await get(app, PAID_ID)
+  t.equal(paid.statusCode, 502, 'not "active" after "paid"')
+  t.equal(paid.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
 })
 
 t.test('TTLs of 0 turn caching off', async t => {
