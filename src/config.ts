@@ -8,6 +8,9 @@ import Value from 'typebox/value'
 
 const int = (defaultValue: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER, description = '') =>
   Type.Integer({ default: defaultValue, minimum, maximum, description })
+// Node's timers take at most this many milliseconds; longer ones fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+const ms = (defaultValue: number, minimum: number) => int(defaultValue, minimum, MAX_TIMER_MS)
 
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
@@ -25,20 +28,20 @@ export const EnvSchema = Type.Object({
   CACHE_STALE_IF_ERROR_MS: int(30000, 0),
   CACHE_MAX_ENTRIES: int(10000, 1),
   CACHE_MAX_BYTES: int(32 * 1024 * 1024, 1024),
-  UPSTREAM_TIMEOUT_MS: int(5000, 1),
+  UPSTREAM_TIMEOUT_MS: ms(5000, 1),
   UPSTREAM_CONNECTIONS: int(32, 1, 1024),
   UPSTREAM_RETRIES: int(2, 0, 10),
   CIRCUIT_FAILURE_THRESHOLD: int(5, 1),
-  CIRCUIT_RESET_MS: int(10000, 1),
+  CIRCUIT_RESET_MS: ms(10000, 1),
   RATE_LIMIT_MAX: int(120, 1),
-  RATE_LIMIT_WINDOW_MS: int(60000, 1),
+  RATE_LIMIT_WINDOW_MS: ms(60000, 1),
   TRUST_PROXY: Type.String({ default: '' }),
   API_KEYS: Type.String({ default: '' }),
   CORS_ORIGINS: Type.String({ default: '' }),
   METRICS_PORT: int(9464, 0, 65535),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
-  SHUTDOWN_DRAIN_DELAY_MS: int(0, 0),
-  SHUTDOWN_TIMEOUT_MS: int(10000, 0)
+  SHUTDOWN_DRAIN_DELAY_MS: ms(0, 0),
+  SHUTDOWN_TIMEOUT_MS: ms(10000, 0)
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -100,16 +103,32 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
   const raw = Object.fromEntries(Object.keys(EnvSchema.properties)
     .filter(k => source[k] !== undefined && source[k] !== '')
     .map(k => [k, source[k]]))
-  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Env
+  // Convert works on a copy: the messages below quote what the operator wrote.
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, { ...raw })) as Env
   // Checked one variable at a time: a whole-object check may stop at the first
   // failing union, and the operator should hear about every variable at once.
   for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+    const given = raw[name]
+    // Convert reads `true`, `0x10` or `1e3` as numbers and truncates `0.5`:
+    // a count or a duration is written in plain digits or refused.
+    if (given !== undefined && Type.IsInteger(schema) && !/^\d+$/.test(given.trim())) {
+      problems.set(name, `must be a whole number written in digits (got ${JSON.stringify(given)})`)
+      continue
+    }
     const value = env[name as keyof Env]
     const [error] = value === undefined ? [] : Value.Errors(schema, value)
     if (error === undefined) continue
     const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues
     const why = allowed === undefined ? error.message : `must be one of ${allowed.join(', ')}`
-    problems.set(name, `${why} (got ${JSON.stringify(raw[name])})`)
+    problems.set(name, `${why} (got ${JSON.stringify(given)})`)
+  }
+  const valid = (...names: string[]) => names.every(name => !problems.has(name))
+  if (valid('SHUTDOWN_DRAIN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS') && env.SHUTDOWN_DRAIN_DELAY_MS + env.SHUTDOWN_TIMEOUT_MS > MAX_TIMER_MS) {
+    problems.set('SHUTDOWN_TIMEOUT_MS', `together with SHUTDOWN_DRAIN_DELAY_MS must stay within ${MAX_TIMER_MS} ms`)
+  }
+  // Two listeners cannot share a port (0 picks a free one for each).
+  if (valid('PORT', 'METRICS_PORT') && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+    problems.set('METRICS_PORT', `must differ from PORT (both ${env.PORT}); 0 turns the metrics listener off`)
   }
 
   const baseUrl = parseUpstreamUrl(env, problems)

@@ -32,6 +32,25 @@ function onSimulator (config: Config, simulator: Simulator): Config {
   }
 }
 
+// What a listen failure says about the configuration, rather than a stack trace.
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use',
+  EACCES: 'not allowed to listen there (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'the address is not one of this machine\'s',
+  ENOTFOUND: 'the host name does not resolve'
+}
+
+async function listenOrExit ([host, port]: [string, string], listen: () => Promise<string>): Promise<string> {
+  try {
+    return await listen()
+  } catch (err) {
+    const why = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? '']
+    if (why === undefined) throw err
+    process.stderr.write(`Cannot listen on ${host}/${port}: ${why} (${(err as NodeJS.ErrnoException).code}).\n`)
+    process.exit(1)
+  }
+}
+
 async function main (): Promise<void> {
   let config = readConfig()
   const simulator = config.upstream.mode === 'simulator'
@@ -60,9 +79,10 @@ async function main (): Promise<void> {
     await app.close()
   })
 
-  const address = await app.listen({ host: config.host, port: config.port })
+  const address = await listenOrExit(['HOST', 'PORT'], () => app.listen({ host: config.host, port: config.port }))
   if (metricsServer !== null) {
-    const metricsAddress = await metricsServer.listen({ host: config.metrics.host, port: config.metrics.port })
+    const metricsAddress = await listenOrExit(['METRICS_HOST', 'METRICS_PORT'],
+      () => metricsServer.listen({ host: config.metrics.host, port: config.metrics.port }))
     app.log.info({ metrics: `${metricsAddress}/metrics` }, 'metrics listening')
   }
   if (simulator !== null) {

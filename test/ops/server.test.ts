@@ -73,6 +73,23 @@ t.test('bad configuration stops start-up with one message naming every variable'
   t.notMatch(server.output(), 'lonely-secret-value')
 })
 
+t.test('a port that cannot be had stops start-up with a message naming its variables', async t => {
+  const taken = createServer().listen(0, '127.0.0.1')
+  await new Promise(resolve => taken.once('listening', resolve))
+  t.teardown(() => { taken.close() })
+  const port = String((taken.address() as { port: number }).port)
+
+  const api = await spawnServer({ PORT: port, METRICS_PORT: '0' })
+  t.equal(await api.exited, 1)
+  t.equal(api.output().split('\n').filter(l => !l.startsWith('{')).join('\n'),
+    'Cannot listen on HOST/PORT: the port is already in use (EADDRINUSE).\n')
+
+  const metrics = await spawnServer({ PORT: '0', METRICS_PORT: port })
+  t.equal(await metrics.exited, 1)
+  t.match(metrics.output(), 'Cannot listen on METRICS_HOST/METRICS_PORT: the port is already in use (EADDRINUSE).')
+  t.notMatch(metrics.output(), /\n\s+at /, 'no stack trace')
+})
+
 t.test('production refuses to start without credentials', async t => {
   const server = await spawnServer({ NODE_ENV: 'production', PORT: '0', METRICS_PORT: '0' })
   t.equal(await server.exited, 1)
@@ -86,7 +103,7 @@ t.test('a .env file is read, and the environment wins over it', async t => {
   await writeFile(join(dir, '.env'), 'PORT=not-a-port\nCACHE_TTL_MS=later\n')
   const fromFile = await spawnServer({ METRICS_PORT: '0' }, dir)
   t.equal(await fromFile.exited, 1)
-  t.match(fromFile.output(), 'PORT: must be integer (got "not-a-port")')
+  t.match(fromFile.output(), 'PORT: must be a whole number written in digits (got "not-a-port")')
   t.match(fromFile.output(), 'CACHE_TTL_MS')
 
   const overridden = await spawnServer({ PORT: '0', CACHE_TTL_MS: '1000', METRICS_PORT: '0' }, dir)
