@@ -61,6 +61,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
     clientErrorHandler,
+    // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
+    return503OnClosing: false,
     // Malformed escapes and overlong path segments are caught by the router
     // before any hook; hand them to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {

@@ -19,8 +19,11 @@ const SWEEP_MS = 50
  * During shutdown, requests already in flight finish normally, and their
  * keep-alive connections are closed as soon as they fall idle: otherwise an
  * idle socket would hold close() open until SHUTDOWN_TIMEOUT_MS and the
- * process would exit in error. New requests meanwhile get Fastify's 503
- * (return503OnClosing), /health/ready included, so load balancers drain us.
+ * process would exit in error. A request that still arrives on a busy
+ * connection is answered as usual (Fastify adds `Connection: close`), and
+ * /health/ready says `draining`. Fastify's own 503 for these
+ * (return503OnClosing, off in app.ts) would bypass every hook and the error
+ * handler: no problem document, request id or security headers.
  * A sweep during shutdown, rather than a per-request hook, keeps this off the
  * hot path.
  */
@@ -31,6 +34,8 @@ export default fp(async function drainPlugin (app: FastifyInstance) {
 
   let sweep: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
+    draining = true
+    app.log.info('closing: no new connections; finishing the requests in flight')
     sweep = setInterval(() => app.server.closeIdleConnections(), SWEEP_MS).unref()
   })
   app.addHook('onClose', async () => { clearInterval(sweep) })

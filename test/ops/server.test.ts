@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { Agent, request } from 'undici'
 import { SEED_IDS } from '../../src/simulator/seed.js'
-import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
+import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 import { listeningUrl, spawnServer } from '../helpers/process.js'
 import { ACTIVE_ID, type Teardown } from '../helpers/app.js'
 
@@ -152,6 +152,58 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   for (const token of fake.issued) t.notMatch(output, token, 'no access token in logs')
   const access = server.lines().find(l => l.msg === 'request' && l.route === '/payment-links/:id')
   t.match(access, { method: 'GET', status: 200, cache: 'k2-bff; fwd=miss; stored', upstreamStatus: 200, durationMs: Number, upstreamMs: Number, requestId: String })
+})
+
+t.test('requests that reach a closing service on a busy connection get its own answers, then the connection closes', async t => {
+  const { fake, server, url } = await serveAgainstFake(t)
+  const OTHER_ID = 'bbbbbbbb-0000-4000-8000-000000000009'
+  fake.links.set(OTHER_ID, upstreamLink(OTHER_ID))
+  await request(`${url}/health/ready`) // a token, so the calls below are status calls only
+  const held = gate()
+  fake.always('status', { until: held.promise })
+  // Two connections, each busy with a lookup Kopo Kopo holds back.
+  const port = Number(new URL(url).port)
+  const open = (id: string) => {
+    const socket = connect(port, '127.0.0.1')
+    let text = ''
+    socket.on('data', chunk => { text += String(chunk) })
+    socket.write(`GET /payment-links/${id} HTTP/1.1\r\nHost: bff\r\n\r\n`)
+    return { socket, closed: new Promise<string>(resolve => socket.once('close', () => resolve(text))) }
+  }
+  const a = open(ACTIVE_ID)
+  const b = open(OTHER_ID)
+  await fake.received('status', 2)
+  server.child.kill('SIGTERM')
+  await server.waitForLine(l => l.msg === 'closing: no new connections; finishing the requests in flight')
+  // Pipelined behind the lookups, they reach the app after closing began.
+  a.socket.write('GET /health/ready HTTP/1.1\r\nHost: bff\r\nX-Request-Id: probe-1\r\n\r\n')
+  b.socket.write(`GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: bff\r\nX-Request-Id: probe-2\r\n\r\n`)
+  held.open()
+
+  // The answers on one connection, one after the other, cut by their Content-Length.
+  const answers = (text: string) => {
+    const parsed = []
+    for (let rest = text; rest !== '';) {
+      const end = rest.indexOf('\r\n\r\n')
+      const [status = '', ...lines] = rest.slice(0, end).split('\r\n')
+      const headers = Object.fromEntries(lines.map(l => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+      const length = Number(headers['content-length'])
+      parsed.push({ status, headers, body: rest.slice(end + 4, end + 4 + length) })
+      rest = rest.slice(end + 4 + length)
+    }
+    return parsed
+  }
+  const [, ready] = answers(await a.closed)
+  t.equal(ready?.status, 'HTTP/1.1 503 Service Unavailable')
+  t.same(JSON.parse(ready?.body ?? ''), { status: 'draining', upstream: 'kopokopo' }, 'the readiness document, not Fastify\'s')
+  t.match(ready?.headers, { 'cache-control': 'no-store', 'x-request-id': 'probe-1', connection: 'close', 'x-content-type-options': 'nosniff' })
+  const [first, link] = answers(await b.closed)
+  t.equal(first?.status, 'HTTP/1.1 200 OK')
+  t.equal(link?.status, 'HTTP/1.1 200 OK', 'a lookup is still answered')
+  t.equal((JSON.parse(link?.body ?? '') as { id: string }).id, ACTIVE_ID)
+  t.match(link?.headers, { 'cache-status': 'k2-bff; fwd=miss; collapsed', 'x-request-id': 'probe-2', connection: 'close' })
+  t.equal(await server.exited, 0, server.output().slice(-3000))
+  t.equal(fake.calls('status').length, 2, 'no call to Kopo Kopo beyond the two held back')
 })
 
 t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still served, then exit 0', async t => {
