@@ -11,15 +11,15 @@ import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
-import paymentLinkRoutes from './payment-links/route.js'
+import paymentLinkRoutes, { REJECTED_CACHE_STATUS } from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
 import accessLog from './plugins/access-log.js'
 import apiKeys from './plugins/api-keys.js'
 import drain from './plugins/drain.js'
-import errors, { sendProblem } from './plugins/errors.js'
+import errors, { problemSender } from './plugins/errors.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
-import security from './plugins/security.js'
+import security, { securityHeaders } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
 
 export interface AppDeps {
@@ -49,6 +49,8 @@ const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.he
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
   const metrics = createMetrics()
+  const headers = securityHeaders(config.corsOrigins)
+  const sendProblem = problemSender(headers.api)
 
   const app = Fastify({
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
@@ -60,13 +62,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     },
     // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(headers.api),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
-    // Malformed escapes and overlong path segments are caught by the router
-    // before any hook; hand them to the one error handler as bad ids.
+    // An id is a path segment: let an overlong one reach the route's own
+    // checks (and hooks) rather than the router's refusal below.
+    routerOptions: { maxParamLength: MAX_URL_LENGTH },
+    // Malformed escapes are caught by the router before any hook; hand them
+    // to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
+      if (request.url.startsWith('/payment-links/')) reply.header('cache-status', REJECTED_CACHE_STATUS)
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
         : error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new InvalidIdError() : error, request, reply)
@@ -85,11 +91,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
           : undefined)
   })
 
-  await app.register(security, { corsOrigins: config.corsOrigins })
+  // Error handling and the access log come before any plugin that declares
+  // routes (CORS declares its preflight route), so that every route answers
+  // its errors as problems and is logged.
   await app.register(apiKeys, { keys: config.apiKeys })
   await app.register(rateLimit, { ...config.rateLimit, onExceeded: () => metrics.rateLimited.inc() })
-  await app.register(errors)
+  await app.register(errors, { sendProblem })
   await app.register(accessLog, { metrics })
+  await app.register(security, { corsOrigins: config.corsOrigins, headers })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 
   const kopokopo = createKopoKopo(config, {

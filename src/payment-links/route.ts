@@ -18,6 +18,9 @@ const RATE_LIMIT_HEADERS = {
 }
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before trying again.') }
 
+/** Cache-Status of a request refused before the cache (bad id or method, no API key, rate limit). */
+export const REJECTED_CACHE_STATUS = 'k2-bff; detail=rejected'
+
 export const paymentLinkRouteSchema = {
   summary: 'Status of a payment link',
   description: 'Whether a Kopo Kopo payment link is still payable, paid, expired or cancelled. Answers are ' +
@@ -68,7 +71,7 @@ const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService
     schema: paymentLinkRouteSchema,
     // Requests refused before the cache (bad id, no API key, rate limit) still
     // carry Cache-Status; the error handler reads it from here.
-    config: { rejectedCacheStatus: 'k2-bff; detail=rejected' },
+    config: { rejectedCacheStatus: REJECTED_CACHE_STATUS },
     ...(app.requireApiKey === undefined ? {} : { preHandler: app.requireApiKey })
   }, (request, reply) => {
     // Not an async function: a cache hit is answered without a promise.

@@ -11,18 +11,28 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout']
 }
 
+type ClientErrorHandler = (this: FastifyInstance, err: Error & { code?: string }, socket: Socket) => void
+
 /**
  * Fastify's clientErrorHandler: answers malformed requests with a problem
- * document when the socket can still take one, and logs at debug only, so a
- * scanner cannot flood the logs with parser stack traces.
+ * document (with the API's security headers, as any answer) when the socket
+ * can still take one, and logs at debug only, so a scanner cannot flood the
+ * logs with parser stack traces.
  */
-export function clientErrorHandler (this: FastifyInstance, err: Error & { code?: string }, socket: Socket): void {
-  const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
-  this.log.debug({ code: err.code, status }, 'client error')
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy()
-    return
+export function clientErrorHandler (securityHeaders: Record<string, string>): ClientErrorHandler {
+  const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  return function (err, socket) {
+    const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
+    this.log.debug({ code: err.code, status }, 'client error')
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    socket.end(rawProblem(status, title, extra))
   }
+}
+
+function rawProblem (status: number, title: string, extraHeaders: string): string {
   const requestId = randomUUID()
   const body = JSON.stringify({
     type: `urn:k2-bff:problem:http-${status}`,
@@ -31,10 +41,11 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
     detail: 'The HTTP request could not be read.',
     requestId
   })
-  socket.end(`HTTP/1.1 ${status} ${title}\r\n` +
+  return `HTTP/1.1 ${status} ${title}\r\n` +
     `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `Cache-Control: ${PROBLEM_CACHE_CONTROL}\r\n` +
     `X-Request-Id: ${requestId}\r\n` +
-    'Connection: close\r\n\r\n' + body)
+    extraHeaders +
+    'Connection: close\r\n\r\n' + body
 }

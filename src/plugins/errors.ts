@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { REJECTED_CACHE_STATUS } from '../payment-links/route.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
 declare module 'fastify' {
@@ -11,7 +12,8 @@ declare module 'fastify' {
 }
 
 // Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
-const KNOWN_PATHS = [/^\/payment-links\/[^/]+$/, /^\/health\/(live|ready)$/, /^\/openapi\.json$/]
+const KNOWN_PATHS = [/^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
+const PAYMENT_LINK_PATH = /^\/payment-links\/[^/]+$/
 
 export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
 
@@ -20,18 +22,33 @@ export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
  * headers the error implies. Our own 5xx say what failed upstream without its
  * body; anything unexpected is logged with its stack and answered blandly.
  */
-export default fp(async function errorsPlugin (app: FastifyInstance) {
-  app.setErrorHandler(sendProblem)
+export default fp(async function errorsPlugin (app: FastifyInstance, options: { sendProblem: ProblemSender }) {
+  app.setErrorHandler(options.sendProblem)
 
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => {
     const path = request.url.split('?', 1)[0] ?? ''
+    if (PAYMENT_LINK_PATH.test(path)) {
+      reply.header('cache-status', REJECTED_CACHE_STATUS)
+      throw new MethodNotAllowedError(request.method, 'GET, HEAD')
+    }
     if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
     throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })
 
-/** Answers any error as problem+json; also used for errors the router raises before any hook. */
-export function sendProblem (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export type ProblemSender = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply
+
+/**
+ * Answers any error as problem+json; also used for errors the router raises
+ * before any hook. A problem is a JSON answer wherever it comes from, so it
+ * always carries the API's security headers: an error in an early hook, or one
+ * the router raises, never ran the hook that sets them.
+ */
+export function problemSender (securityHeaders: Record<string, string>): ProblemSender {
+  return (err, request, reply) => sendProblem(err, request, reply.headers(securityHeaders))
+}
+
+function sendProblem (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = err.validation !== undefined && err.validationContext === 'params'
     ? new InvalidIdError()
     : err

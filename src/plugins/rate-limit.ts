@@ -9,7 +9,8 @@ export interface RateLimitOptions {
   onExceeded?: () => void
 }
 
-// Probes, the API document and its viewer never count against a budget.
+// Probes, the API document and its viewer never count against a budget, nor
+// CORS preflights (a browser sends one before it may send the request itself).
 const EXEMPT = /^\/(health\/|openapi\.json$|docs(\/|$))/
 
 // The headers @fastify/rate-limit sets, as numbers.
@@ -24,7 +25,7 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
   // Exempt routes are marked as they are declared (before the rate-limit plugin
   // sees them), rather than by an allowList check on every request.
   app.addHook('onRoute', route => {
-    if (EXEMPT.test(route.url)) route.config = { ...route.config, rateLimit: false }
+    if (EXEMPT.test(route.url) || route.method === 'OPTIONS') route.config = { ...route.config, rateLimit: false }
   })
   await app.register(rateLimit, {
     global: true,

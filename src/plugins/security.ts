@@ -28,25 +28,26 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
   return headers
 }
 
+export interface SecurityHeaders {
+  /** On every answer but the docs pages: JSON, problems, 304s. */
+  api: Record<string, string>
+  /** helmet's whole policy, for the docs pages. */
+  docs: Record<string, string>
+}
+
 /**
- * Security headers on every answer, and CORS for exactly the configured origins.
- * JSON answers get the set OWASP's REST Security Cheat Sheet asks of an API
- * (plus CORP and Referrer-Policy); the docs pages, the only HTML served, get
- * helmet's whole policy. The rest of helmet's headers act on documents only
- * (opener isolation, DNS prefetch, old IE and Flash): on a JSON answer they
- * are nearly a quarter of the bytes of every 304 a polling page receives.
+ * helmet's policy, computed once: without @fastify/helmet, which rebuilds the
+ * helmet middleware on every request (`npm run bench` measured it at about a
+ * quarter of a cache hit's cost). The headers never vary by request.
  */
-export default fp(async function securityPlugin (app: FastifyInstance, options: { corsOrigins: string[] | '*' }) {
-  // helmet's policy, applied without @fastify/helmet: that plugin rebuilds the
-  // helmet middleware on every request, which `npm run bench` measured at
-  // about a quarter of a cache hit's cost. The headers never vary by request.
+export function securityHeaders (corsOrigins: string[] | '*'): SecurityHeaders {
   const common = {
     // The API answers JSON only; the Swagger UI pages set their own,
     // hash-based CSP (plugins/swagger.ts), which replaces this one.
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    crossOriginResourcePolicy: { policy: options.corsOrigins.length === 0 ? 'same-origin' as const : 'cross-origin' as const }
+    crossOriginResourcePolicy: { policy: corsOrigins.length === 0 ? 'same-origin' as const : 'cross-origin' as const }
   }
-  const apiHeaders = helmetHeaders({
+  const api = helmetHeaders({
     ...common,
     // As frame-ancestors 'none' says, for browsers that only know this header.
     xFrameOptions: { action: 'deny' },
@@ -57,7 +58,19 @@ export default fp(async function securityPlugin (app: FastifyInstance, options: 
     xPermittedCrossDomainPolicies: false,
     xXssProtection: false
   })
-  const docsHeaders = helmetHeaders(common)
+  return { api, docs: helmetHeaders(common) }
+}
+
+/**
+ * Security headers on every answer, and CORS for exactly the configured origins.
+ * JSON answers get the set OWASP's REST Security Cheat Sheet asks of an API
+ * (plus CORP and Referrer-Policy); the docs pages, the only HTML served, get
+ * helmet's whole policy. The rest of helmet's headers act on documents only
+ * (opener isolation, DNS prefetch, old IE and Flash): on a JSON answer they
+ * are nearly a quarter of the bytes of every 304 a polling page receives.
+ */
+export default fp(async function securityPlugin (app: FastifyInstance, options: { corsOrigins: string[] | '*', headers: SecurityHeaders }) {
+  const { api: apiHeaders, docs: docsHeaders } = options.headers
   app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(apiHeaders)
     done()
@@ -79,6 +92,9 @@ export default fp(async function securityPlugin (app: FastifyInstance, options: 
     allowedHeaders: ['Authorization', 'X-API-Key', 'X-Request-Id', 'If-None-Match'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: PREFLIGHT_MAX_AGE_SECONDS,
-    cacheControl: PREFLIGHT_MAX_AGE_SECONDS
+    cacheControl: PREFLIGHT_MAX_AGE_SECONDS,
+    // An OPTIONS that is not a preflight is answered 204 without a grant,
+    // rather than with the plugin's text/plain 400.
+    strictPreflight: false
   })
 }, { name: 'security' })

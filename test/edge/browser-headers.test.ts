@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
@@ -28,23 +29,52 @@ const SECURITY_HEADERS = [
 const securityHeaders = (headers: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(headers).filter(([name]) => SECURITY_HEADERS.includes(name)))
 
+const API_HEADERS = {
+  'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+  'cross-origin-resource-policy': 'same-origin',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY'
+}
+
 t.test('JSON answers carry exactly the API security header set', async t => {
   const { app, fake } = await buildTestApp(t)
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  const api = {
-    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
-    'cross-origin-resource-policy': 'same-origin',
-    'referrer-policy': 'no-referrer',
-    'strict-transport-security': 'max-age=31536000; includeSubDomains',
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY'
-  }
+  const api = API_HEADERS
   const first = await app.inject(url)
   const notModified = await app.inject({ url, headers: { 'if-none-match': String(first.headers.etag) } })
   t.equal(notModified.statusCode, 304)
   for (const [name, res] of Object.entries({ first, notModified, live: await app.inject('/health/live'), openapi: await app.inject('/openapi.json') })) {
     t.same(securityHeaders(res.headers), api, name)
   }
+})
+
+t.test('answers refused early (by a hook, by the router) carry them too; payment-link ones their Cache-Status', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  const rejected = 'k2-bff; detail=rejected'
+  const cases: Array<[InjectOptions & { url: string }, number, string | undefined]> = [
+    [{ url, headers: { 'content-type': 'application/json' }, payload: '{}' }, 400, rejected],
+    [{ url: `/nowhere?q=${'a'.repeat(3000)}` }, 414, undefined],
+    [{ url: `/payment-links/${'a'.repeat(3000)}` }, 414, rejected],
+    [{ url: '/payment-links/%ZZ' }, 400, rejected],
+    [{ url: `/payment-links/${'a'.repeat(150)}` }, 400, rejected],
+    [{ method: 'POST', url }, 405, rejected],
+    [{ method: 'POST', url: '/docs' }, 405, undefined]
+  ]
+  for (const [request, status, cacheStatus] of cases) {
+    const res = await app.inject(request)
+    const name = `${request.method ?? 'GET'} ${request.url.slice(0, 40)}`
+    t.equal(res.statusCode, status, name)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', name)
+    t.same(securityHeaders(res.headers), API_HEADERS, name)
+    t.equal(res.headers['cache-status'], cacheStatus, name)
+  }
+  t.equal(fake.requests.length, 0)
+  // An overlong id reaches the route like any bad id: rate limited and logged.
+  const long = await app.inject(`/payment-links/${'a'.repeat(150)}`)
+  t.equal(long.headers['x-ratelimit-limit'], '120')
+  t.ok(logs.lines.some(l => l.msg === 'request' && l.status === 400 && String(l.path).startsWith('/payment-links/aaaa')))
 })
 
 t.test('the docs pages carry helmet\'s whole policy', async t => {
@@ -104,6 +134,26 @@ t.test('CORS: a refused origin gets no CORS grant', async t => {
     method: 'OPTIONS', url, headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' }
   })
   t.notOk(preflight.headers['access-control-allow-origin'])
+})
+
+t.test('CORS: OPTIONS that is no preflight, or is a bad one, gets a clean answer, is logged, and costs no budget', async t => {
+  const { app, fake, logs } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example', RATE_LIMIT_MAX: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const preflight = { origin: 'https://shop.example', 'access-control-request-method': 'GET' }
+  const plain = await app.inject({ method: 'OPTIONS', url })
+  t.equal(plain.statusCode, 204, 'not a preflight: nothing to grant')
+  t.notOk(plain.headers['access-control-allow-origin'])
+  const body = await app.inject({ method: 'OPTIONS', url, headers: { ...preflight, 'content-type': 'text/plain' }, payload: 'hello' })
+  t.equal(body.statusCode, 400)
+  t.equal(body.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.equal(body.json().type, 'urn:k2-bff:problem:body-not-allowed')
+  t.equal(body.headers['cache-control'], 'no-store')
+  const long = await app.inject({ method: 'OPTIONS', url: `${url}?q=${'a'.repeat(3000)}`, headers: preflight })
+  t.equal(long.statusCode, 414)
+  t.equal(long.json().type, 'urn:k2-bff:problem:uri-too-long')
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'OPTIONS', url, headers: preflight })).statusCode, 204)
+  t.equal((await app.inject(url)).statusCode, 200, 'the one request of the budget is still there')
+  t.same(logs.lines.filter(l => l.msg === 'request' && l.method === 'OPTIONS').map(l => l.status), [204, 400, 414, 204, 204, 204])
 })
 
 t.test('CORS: off by default, * only when written so', async t => {

@@ -73,6 +73,8 @@ t.test('below the router: huge headers, malformed requests', async t => {
   t.match(huge, /^HTTP\/1\.1 431 /)
   t.match(huge, /Content-Type: application\/problem\+json/)
   t.match(huge, /\r\nCache-Control: no-store\r\n/, 'refused below the router, and not to be cached either')
+  t.match(huge, /\r\nx-content-type-options: nosniff\r\n/, 'with the security headers of any answer')
+  t.match(huge, /\r\ncontent-security-policy: default-src 'none';frame-ancestors 'none'\r\n/)
   t.match(problemOf(huge), { status: 431, title: 'Request header fields too large' })
 
   const garbage = await raw(port, 'HELLO THERE\r\n\r\n')
