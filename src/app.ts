@@ -66,7 +66,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
     // An id is a path segment: let an overlong one reach the route's own
-    // checks (and hooks) rather than the router's refusal below.
+    // checks (and hooks) rather than the router's refusal below. A longer
+    // one makes a URL over the limit, a 414 below.
     routerOptions: { maxParamLength: MAX_URL_LENGTH },
     // Malformed escapes are caught by the router before any hook; hand them
     // to the one error handler as bad ids.
@@ -75,7 +76,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       if (request.url.startsWith('/payment-links/')) reply.header('cache-status', REJECTED_CACHE_STATUS)
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
-        : error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new InvalidIdError() : error, request, reply)
+        : error.code === 'FST_ERR_BAD_URL' ? new InvalidIdError() : error, request, reply)
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)
