@@ -77,6 +77,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
         : error.code === 'FST_ERR_BAD_URL' ? new InvalidIdError() : error, request, reply)
+      // No hook runs for these, the access log's included.
+      request.server.logUnrouted(request, reply)
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)

@@ -9,6 +9,10 @@ declare module 'fastify' {
     /** Set by routes that called Kopo Kopo, for the access log. */
     upstream: UpstreamTrace | null
   }
+  interface FastifyInstance {
+    /** Logs and counts a request the router refused before any hook (a malformed URL). */
+    logUnrouted: (request: FastifyRequest, reply: FastifyReply) => void
+  }
 }
 
 const MAX_LOGGED_PATH = 200
@@ -41,7 +45,8 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
         status,
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
         ...(cache === undefined ? {} : { cache }),
-        ...(request.upstream === null
+        // Unset (not null) on a request the router refused before decorating it.
+        ...(request.upstream === null || request.upstream === undefined
           ? {}
           : { upstreamStatus: request.upstream.status, upstreamMs: Math.round(request.upstream.durationMs * 100) / 100 })
       }, 'request')
@@ -54,6 +59,7 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
     route.onResponse = [...[route.onResponse ?? []].flat(), onResponse(route.url)]
   })
   const unmatched = onResponse('unmatched')
+  app.decorate('logUnrouted', (request: FastifyRequest, reply: FastifyReply) => { unmatched(request, reply, () => {}) })
   app.addHook('onResponse', (request, reply, done) => {
     if (request.is404) unmatched(request, reply, done)
     else done()

@@ -75,6 +75,11 @@ t.test('answers refused early (by a hook, by the router) carry them too; payment
   const long = await app.inject(`/payment-links/${'a'.repeat(150)}`)
   t.equal(long.headers['x-ratelimit-limit'], '120')
   t.ok(logs.lines.some(l => l.msg === 'request' && l.status === 400 && String(l.path).startsWith('/payment-links/aaaa')))
+  // A malformed escape never reaches a hook: it is logged (and counted) as unmatched.
+  t.match(logs.lines.filter(l => l.msg === 'request' && l.path === '/payment-links/%ZZ'),
+    [{ method: 'GET', route: 'unmatched', status: 400, durationMs: Number }])
+  t.match((await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total')),
+    'k2bff_http_requests_total{route="unmatched",method="GET",status="400"} 1')
 })
 
 t.test('the docs pages carry helmet\'s whole policy', async t => {
