@@ -9,9 +9,14 @@ import { Compile } from 'typebox/compile'
 const NullableString = Type.Union([Type.String(), Type.Null()])
 
 export const TokenResponse = Type.Object({
-  access_token: Type.String({ minLength: 1 }),
-  token_type: Type.Optional(Type.String()),
-  expires_in: Type.Number({ exclusiveMinimum: 0 }),
+  // RFC 6750's b64token: what may follow `Bearer ` in a header. Anything else
+  // could never be sent (undici refuses it before any call), and would look
+  // like Kopo Kopo being unreachable until the token was due for renewal.
+  access_token: Type.String({ pattern: '^[A-Za-z0-9\\-._~+/]+=*$' }),
+  // Unused: the service always sends Bearer.
+  token_type: Type.Optional(Type.Unknown()),
+  // Seconds, as a number or numeric text; RFC 6749 lets a server leave it out.
+  expires_in: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^\\d+(\\.\\d+)?$' })])),
   // An ISO string in some answers, a number in others; unused.
   created_at: Type.Optional(Type.Unknown())
 })

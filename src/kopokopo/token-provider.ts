@@ -22,6 +22,9 @@ interface Token {
 // Renew a minute early (or a tenth of the lifetime for short-lived tokens), so
 // a token never expires between our check and Kopo Kopo's.
 const MAX_MARGIN_MS = 60_000
+// For a token answer without a usable lifetime (none, or not above zero):
+// renewed this often, and at once should Kopo Kopo answer 401 before that.
+export const DEFAULT_TOKEN_LIFETIME_S = 300
 
 /**
  * Holds one OAuth client-credentials token in memory. Concurrent callers share
@@ -82,7 +85,8 @@ export class TokenProvider {
     if (!checkTokenResponse.Check(parsed)) {
       throw new UpstreamBadResponseError('The Kopo Kopo token endpoint sent an answer of the wrong shape.', { upstreamStatus: 200 })
     }
-    const lifetimeMs = parsed.expires_in * 1000
+    const seconds = Number(parsed.expires_in)
+    const lifetimeMs = (seconds > 0 ? seconds : DEFAULT_TOKEN_LIFETIME_S) * 1000
     const token = {
       value: parsed.access_token,
       renewAt: this.#o.clock.now() + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10)

@@ -60,19 +60,26 @@ function absoluteUrl (link: string | null, base: string): string | null {
 }
 
 /** `errors` is published only as null; elsewhere it is a string, a list or an object. */
+// Kopo Kopo's `errors` has no published shape. What is flattened stays
+// readable and bounded: a few levels deep (a deeper nesting would otherwise
+// exhaust the stack) and a few lines long.
+const MAX_ERROR_DEPTH = 8
+export const MAX_ERROR_LENGTH = 1000
+
 export function flattenErrors (errors: unknown): string | null {
   if (errors === null || errors === undefined) return null
-  const text = flatten(errors)
-  return text === '' ? null : text
+  const text = flatten(errors, 0)
+  if (text === '') return null
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text
 }
 
-function flatten (value: unknown): string {
-  if (value === null || value === undefined) return ''
-  if (Array.isArray(value)) return value.map(flatten).filter(s => s !== '').join('; ')
+function flatten (value: unknown, depth: number): string {
+  if (value === null || value === undefined || depth > MAX_ERROR_DEPTH) return ''
+  if (Array.isArray(value)) return value.map(v => flatten(v, depth + 1)).filter(s => s !== '').join('; ')
   if (typeof value === 'object') {
     return Object.entries(value)
       .map(([key, v]) => {
-        const text = flatten(v)
+        const text = flatten(v, depth + 1)
         return text === '' ? '' : `${key}: ${text}`
       })
       .filter(s => s !== '')

@@ -94,8 +94,11 @@ export class PaymentLinkService {
     if (!entry.found) {
       return { error: new LinkNotFoundError(id), cacheStatus: join(`${CACHE_NAME}; fwd=miss; fwd-status=404`, how), upstream: result.upstream }
     }
-    // Rounded up: the answer was fetched a moment ago and is fresh for its whole TTL.
-    const maxAge = Math.max(0, Math.ceil((entry.freshUntil - clock.now()) / 1000))
+    // Rounded up: the answer was fetched a moment ago and is fresh for its
+    // whole TTL. But never past the moment it may not be served at all, even
+    // stale (an active link's expiry): there, rounded down.
+    const now = clock.now()
+    const maxAge = Math.max(0, Math.min(Math.ceil((entry.freshUntil - now) / 1000), Math.floor((entry.staleUntil - now) / 1000)))
     return { entry, maxAge, cacheStatus: join(`${CACHE_NAME}; fwd=miss`, how), upstream: result.upstream }
   }
 

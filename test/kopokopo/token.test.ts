@@ -108,3 +108,42 @@ t.test('a token answer of the wrong shape is a 502', async t => {
   t.equal(res.statusCode, 502)
   t.equal(res.json().detail, 'The Kopo Kopo token endpoint sent an answer of the wrong shape.')
 })
+
+t.test('a token that could not be sent in a header is refused at the token call', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.enqueue('token', { status: 200, body: JSON.stringify({ access_token: 'abc\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 }) })
+  const refused = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(refused.statusCode, 502)
+  t.equal(refused.json().detail, 'The Kopo Kopo token endpoint sent an answer of the wrong shape.')
+  t.equal(fake.calls('status').length, 0)
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200, 'nothing kept: the next request fetches a good one')
+  t.same(fake.calls('status').map(r => r.headers.authorization), ['Bearer test-token-1'])
+})
+
+t.test('expires_in as text is read; without a usable one the token is renewed after 5 minutes', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
+  const answers: Record<string, unknown> = {
+    'tok-text': { access_token: 'tok-text', token_type: 'Bearer', expires_in: '600' },
+    'tok-none': { access_token: 'tok-none', token_type: null },
+    'tok-zero': { access_token: 'tok-zero', expires_in: 0 }
+  }
+  for (const [token, body] of Object.entries(answers)) {
+    fake.issued.push(token)
+    fake.enqueue('token', { status: 200, body: JSON.stringify(body) })
+  }
+  await lookup()
+  clock.advance(600_000 - 61_000)
+  await lookup()
+  clock.advance(2_000) // inside the last minute of 600 s
+  await lookup()
+  clock.advance(300_000 - 31_000) // a default 300 s life, renewed 30 s early
+  await lookup()
+  clock.advance(2_000)
+  await lookup()
+  t.same(fake.calls('status').map(r => r.headers.authorization),
+    ['Bearer tok-text', 'Bearer tok-text', 'Bearer tok-none', 'Bearer tok-none', 'Bearer tok-zero'])
+  t.equal(fake.calls('token').length, 3)
+})

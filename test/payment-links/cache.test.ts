@@ -55,6 +55,16 @@ t.test('an active link is not served as active past its expiry', async t => {
   t.equal(fake.calls('status').length, 2)
 })
 
+t.test('a fresh answer\'s max-age never reaches past an active link\'s expiry', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '60000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Active', expires_at: new Date(clock.now() + 1500).toISOString() } }))
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID))
+  const expiring = await get(app, ACTIVE_ID)
+  t.equal(expiring.json().state, 'active')
+  t.equal(expiring.headers['cache-control'], 'private, max-age=1', '1.5 s left: rounded down')
+  t.equal((await get(app, PAID_ID)).headers['cache-control'], 'private, max-age=60', 'without an expiry, the whole TTL')
+})
+
 t.test('a 404 is remembered for CACHE_NOT_FOUND_TTL_MS', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CACHE_NOT_FOUND_TTL_MS: '1000' })
   t.equal((await get(app, ACTIVE_ID)).statusCode, 404)

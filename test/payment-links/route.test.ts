@@ -99,6 +99,20 @@ t.test('maps the documented upstream variants', async t => {
   t.equal(fake.calls('status').length, cases.length, 'with TTLs of 0 every request reaches upstream')
 })
 
+t.test('errors of any shape are flattened, bounded in depth and length', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0' })
+  const deep = JSON.stringify(upstreamLink(PAID_ID, { status: 'Failed', errors: 'X' }))
+    .replace('"errors":"X"', `"errors":["shallow",${'['.repeat(4000)}"deep"${']'.repeat(4000)}]`)
+  fake.enqueue('status', { status: 200, body: deep })
+  const nested = await app.inject(`/payment-links/${PAID_ID}`)
+  t.equal(nested.statusCode, 200, 'a nesting too deep to walk is no reason to fail')
+  t.equal(nested.json().error, 'shallow')
+
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { status: 'Failed', errors: ['x'.repeat(5000)] }))
+  const long = await app.inject(`/payment-links/${PAID_ID}`)
+  t.equal(long.json().error, `${'x'.repeat(999)}…`)
+})
+
 t.test('a malformed id is a 400 problem and never reaches upstream', async t => {
   const { app, fake } = await buildTestApp(t)
   for (const id of ['nope', '123', `${ACTIVE_ID}0`, ACTIVE_ID.replaceAll('-', ''), '..%2F..%2Foauth%2Ftoken',
