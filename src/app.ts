@@ -73,10 +73,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
-      if (request.url.startsWith('/payment-links/')) reply.header('cache-status', REJECTED_CACHE_STATUS)
+      const paymentLink = request.url.startsWith('/payment-links/')
+      if (paymentLink) reply.header('cache-status', REJECTED_CACHE_STATUS)
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
-        : error.code === 'FST_ERR_BAD_URL' ? new InvalidIdError() : error, request, reply)
+        : paymentLink && error.code === 'FST_ERR_BAD_URL' ? new InvalidIdError() : error, request, reply)
       // No hook runs for these, the access log's included.
       request.server.logUnrouted(request, reply)
     }

@@ -126,10 +126,6 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
   if (valid('SHUTDOWN_DRAIN_DELAY_MS', 'SHUTDOWN_TIMEOUT_MS') && env.SHUTDOWN_DRAIN_DELAY_MS + env.SHUTDOWN_TIMEOUT_MS > MAX_TIMER_MS) {
     problems.set('SHUTDOWN_TIMEOUT_MS', `together with SHUTDOWN_DRAIN_DELAY_MS must stay within ${MAX_TIMER_MS} ms`)
   }
-  // Two listeners cannot share a port (0 picks a free one for each).
-  if (valid('PORT', 'METRICS_PORT') && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
-    problems.set('METRICS_PORT', `must differ from PORT (both ${env.PORT}); 0 turns the metrics listener off`)
-  }
 
   const baseUrl = parseUpstreamUrl(env, problems)
   const linkBaseUrl = parseHttpUrl(env.K2_LINK_BASE_URL, 'K2_LINK_BASE_URL', problems) ?? baseUrl

@@ -40,12 +40,13 @@ export type ProblemSender = (err: FastifyError, request: FastifyRequest, reply: 
 
 /**
  * Answers any error as problem+json; also used for errors the router raises
- * before any hook. A problem is a JSON answer wherever it comes from, so it
- * always carries the API's security headers: an error in an early hook, or one
- * the router raises, never ran the hook that sets them.
+ * before any hook. An error raised in an early hook, or by the router, never
+ * ran the hook that sets the security headers: it gets the API's set here
+ * (the docs pages' errors keep theirs).
  */
 export function problemSender (securityHeaders: Record<string, string>): ProblemSender {
-  return (err, request, reply) => sendProblem(err, request, reply.headers(securityHeaders))
+  return (err, request, reply) =>
+    sendProblem(err, request, reply.hasHeader('content-security-policy') ? reply : reply.headers(securityHeaders))
 }
 
 function sendProblem (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

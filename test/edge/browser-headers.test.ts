@@ -80,6 +80,9 @@ t.test('answers refused early (by a hook, by the router) carry them too; payment
     [{ method: 'GET', route: 'unmatched', status: 400, durationMs: Number }])
   t.match((await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total')),
     'k2bff_http_requests_total{route="unmatched",method="GET",status="400"} 1')
+  const elsewhere = await app.inject('/%zz')
+  t.equal(elsewhere.statusCode, 400)
+  t.notMatch(elsewhere.json().detail, 'payment link', 'not called a bad id where there is none')
 })
 
 t.test('the docs pages carry helmet\'s whole policy', async t => {
@@ -89,7 +92,9 @@ t.test('the docs pages carry helmet\'s whole policy', async t => {
   t.match(page.headers['content-type'], /text\/html/)
   const asset = await app.inject('/docs/static/swagger-ui-bundle.js')
   t.equal(asset.statusCode, 200)
-  for (const res of [page, asset]) {
+  const missing = await app.inject('/docs/static/nope.js')
+  t.equal(missing.statusCode, 404)
+  for (const res of [page, asset, missing]) {
     const headers = securityHeaders(res.headers)
     t.same(Object.keys(headers).sort(), SECURITY_HEADERS, 'every helmet header')
     t.match(headers, {
