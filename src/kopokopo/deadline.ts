@@ -21,6 +21,8 @@ export class Deadline {
   readonly timeoutMs: number
   /** For undici and for waiting on the deadline; `signal` is the AbortSignal form. */
   readonly events = new DeadlineEvents()
+  /** Attempts sent to Kopo Kopo under this deadline (not those the circuit breaker refused). */
+  attempts = 0
   readonly #end: number
   readonly #timer: NodeJS.Timeout
   #signal: AbortSignal | undefined

@@ -62,18 +62,24 @@ export class TokenProvider {
   }
 
   async #fetch (): Promise<Token> {
-    this.#o.onFetch?.()
     const body = new URLSearchParams({
       client_id: this.#o.clientId,
       client_secret: this.#o.clientSecret,
       grant_type: 'client_credentials'
     }).toString()
-    const response = await withDeadline(this.#o.timeoutMs, async deadline => await this.#o.upstream.send('token', {
-      method: 'POST',
-      path: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body
-    }, deadline))
+    const response = await withDeadline(this.#o.timeoutMs, async deadline => {
+      try {
+        return await this.#o.upstream.send('token', {
+          method: 'POST',
+          path: '/oauth/token',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+          body
+        }, deadline)
+      } finally {
+        // A fetch the open circuit refused outright asked nothing of Kopo Kopo.
+        if (deadline.attempts > 0) this.#o.onFetch?.()
+      }
+    })
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       throw new UpstreamAuthError(response.status)

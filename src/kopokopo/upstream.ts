@@ -88,6 +88,7 @@ export class Upstream {
       if (!(err instanceof CircuitOpenError)) throw err
       throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', Math.max(1, Math.ceil(err.retryAfterMs / 1000)))
     }
+    deadline.attempts++
     const started = performance.now()
     const seconds = () => (performance.now() - started) / 1000
     let response: UpstreamResponse

@@ -51,7 +51,7 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     }),
     cacheEvents: new Counter({
       name: `${PREFIX}cache_events_total`,
-      help: 'Payment link cache lookups, by result (hit, miss, stale, collapsed).',
+      help: 'Payment link cache lookups, by result (hit, miss, stale, collapsed; one per lookup).',
       labelNames: ['result'],
       registers,
       collect () {
@@ -92,7 +92,7 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     }),
     tokenFetches: new Counter({
       name: `${PREFIX}token_fetches_total`,
-      help: 'Access token fetches started (each may take several attempts).',
+      help: 'Access token fetches that reached Kopo Kopo (each may take several attempts).',
       registers
     }),
     circuitState: new Gauge({

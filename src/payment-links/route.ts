@@ -76,8 +76,19 @@ const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService
   }, (request, reply) => {
     // Not an async function: a cache hit is answered without a promise.
     const answer = service.get(request.params.id.toLowerCase())
-    return answer instanceof Promise ? answer.then(a => respond(request, reply, a)) : respond(request, reply, answer)
+    return answer instanceof Promise ? answer.then(a => respondAfterWait(request, reply, a)) : respond(request, reply, answer)
   })
+}
+
+/** After waiting on Kopo Kopo, the client may be gone: no answer reaches it, but the access log hears of it. */
+function respondAfterWait (request: FastifyRequest, reply: FastifyReply, answer: LinkAnswer): FastifyReply {
+  // Read before answering, which may end the response itself.
+  const abandoned = reply.raw.destroyed
+  try {
+    return respond(request, reply, answer)
+  } finally {
+    if (abandoned) request.server.logAbandoned(request, reply)
+  }
 }
 
 function respond (request: FastifyRequest, reply: FastifyReply, answer: LinkAnswer): FastifyReply {

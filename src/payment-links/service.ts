@@ -74,7 +74,6 @@ export class PaymentLinkService {
       flight = this.#fetch(id).finally(() => this.#inflight.delete(id))
       this.#inflight.set(id, flight)
     }
-    onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
     const result = await flight
 
     if ('error' in result) {
@@ -82,12 +81,15 @@ export class PaymentLinkService {
       // may have taken most of the deadline to fail.
       const now = clock.now()
       if (cached?.found === true && now < cached.staleUntil && isUpstreamOutage(result.error)) {
+        // One result per lookup: served stale rather than missed.
         onCacheEvent?.('stale')
         const age = Math.ceil((now - cached.freshUntil) / 1000)
         return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
       }
+      onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
       return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
     }
+    onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
 
     const how = collapsed ? 'collapsed' : result.stored ? 'stored' : ''
     const { entry } = result
@@ -110,7 +112,8 @@ export class PaymentLinkService {
         const status = error instanceof AppError ? error.upstreamStatus : undefined
         return {
           error: error as Error,
-          upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() }
+          // No status call went out (the circuit was open, or the token could not be had).
+          ...(deadline.attempts === 0 ? {} : { upstream: { status, durationMs: deadline.timeoutMs - deadline.remaining() } })
         }
       }
     })

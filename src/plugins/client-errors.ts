@@ -23,17 +23,19 @@ export function clientErrorHandler (securityHeaders: Record<string, string>): Cl
   const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
   return function (err, socket) {
     const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
-    this.log.debug({ code: err.code, status }, 'client error')
     if (err.code === 'ECONNRESET' || !socket.writable) {
+      this.log.debug({ code: err.code, status }, 'client error')
       socket.destroy()
       return
     }
-    socket.end(rawProblem(status, title, extra))
+    const requestId = randomUUID()
+    // With the id the client received, so a report can be matched to this line.
+    this.log.debug({ requestId, code: err.code, status }, 'client error')
+    socket.end(rawProblem(status, title, requestId, extra))
   }
 }
 
-function rawProblem (status: number, title: string, extraHeaders: string): string {
-  const requestId = randomUUID()
+function rawProblem (status: number, title: string, requestId: string, extraHeaders: string): string {
   const body = JSON.stringify({
     type: `urn:k2-bff:problem:http-${status}`,
     title,

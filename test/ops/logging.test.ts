@@ -1,6 +1,7 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
-import { TEST_CLIENT_SECRET, upstreamLink } from '../helpers/fake-kopokopo.js'
+import { TEST_CLIENT_SECRET, gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const API_KEY = 'logging-test-api-key-0001'
 
@@ -26,6 +27,54 @@ t.test('one line per request, with route, status, cache and upstream figures', a
   const hit = logs.lines.find(l => l.requestId === 'log-check-2')
   t.equal(hit?.cache, 'k2-bff; hit; ttl=3')
   t.notOk('upstreamStatus' in (hit ?? {}), 'no upstream figures when there was no upstream call')
+})
+
+t.test('a client that gives up before the answer is logged and counted once, as 499', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const held = gate()
+  fake.enqueue('status', { until: held.promise })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1')
+  socket.write(`GET /payment-links/${ACTIVE_ID}?session=secret-in-query HTTP/1.1\r\nHost: bff\r\nX-Request-Id: gave-up-1\r\n\r\n`)
+  await fake.received('status', 1)
+  socket.destroy()
+  const connections = async () => await new Promise<number>(resolve => app.server.getConnections((_err, count) => resolve(count)))
+  while (await connections() > 0) await new Promise(resolve => setImmediate(resolve))
+  held.open()
+  // Polls for the log line, for at most about 2 s.
+  for (let i = 0; i < 200 && !logs.lines.some(l => l.requestId === 'gave-up-1'); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  // The answer Kopo Kopo sent is stored all the same, for the next poll.
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).headers['cache-status'], 'k2-bff; hit; ttl=3')
+  t.match(logs.lines.filter(l => l.requestId === 'gave-up-1'), [{
+    level: 30,
+    msg: 'request',
+    method: 'GET',
+    route: '/payment-links/:id',
+    path: `/payment-links/${ACTIVE_ID}`,
+    status: 499,
+    abandoned: true,
+    durationMs: Number,
+    cache: 'k2-bff; fwd=miss; stored',
+    upstreamStatus: 200
+  }])
+  t.equal(logs.lines.filter(l => l.requestId === 'gave-up-1').length, 1, 'once')
+  t.notMatch(logs.text, 'secret-in-query', 'the query is never logged')
+  t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total'),
+    'k2bff_http_requests_total{route="/payment-links/:id",method="GET",status="499"} 1')
+})
+
+t.test('no upstream figures in the log when no call went out (circuit open)', async t => {
+  const { app, fake, logs } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('status', { status: 500 })
+  await app.inject({ url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': 'failed-1' } })
+  await app.inject({ url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': 'open-1' } })
+  t.match(logs.lines.find(l => l.requestId === 'failed-1' && l.msg === 'request'), { status: 502, upstreamStatus: 500, upstreamMs: Number })
+  const open = logs.lines.find(l => l.requestId === 'open-1' && l.msg === 'request')
+  t.match(open, { status: 503, cache: 'k2-bff; fwd=miss; detail=circuit-open' })
+  t.notOk('upstreamMs' in (open ?? {}), 'the open circuit sent nothing')
+  t.equal(fake.calls('status').length, 1)
 })
 
 t.test('no secret, token or API key in the logs at trace level, whatever happens', async t => {

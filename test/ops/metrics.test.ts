@@ -3,7 +3,7 @@ import t from 'tap'
 import { request } from 'undici'
 import { buildMetricsServer } from '../../src/metrics/server.js'
 import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 t.test('Prometheus metrics after a few requests, on their own listener', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '1', CIRCUIT_FAILURE_THRESHOLD: '100' })
@@ -70,6 +70,31 @@ t.test('the cache gauges report occupancy against the bounds, and evictions are 
 
   await app.inject(`/payment-links/${ids[2]}`)
   t.match(await scrape('k2bff_cache_evictions_total'), /\nk2bff_cache_evictions_total 1$/, 'a hit evicts nothing')
+})
+
+t.test('one cache result per lookup: a stale answer counts as stale, not also as a miss', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  clock.advance(4000)
+  const failure = gate()
+  fake.enqueue('status', { status: 503, until: failure.promise })
+  const lookups = [0, 1, 2].map(async () => await app.inject(`/payment-links/${ACTIVE_ID}`))
+  await fake.received('status', 2)
+  failure.open()
+  t.same((await Promise.all(lookups)).map(res => res.headers['cache-status']), Array(3).fill('k2-bff; fwd=stale; ttl=-1'))
+  const text = await app.metrics.registry.getSingleMetricAsString('k2bff_cache_events_total')
+  t.same(text.split('\n').filter(l => l.startsWith('k2bff_')).sort(),
+    ['k2bff_cache_events_total{result="miss"} 1', 'k2bff_cache_events_total{result="stale"} 3'])
+})
+
+t.test('token fetches count only those that reached Kopo Kopo', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.always('token', { status: 500 })
+  for (let i = 0; i < 4; i++) await app.inject(`/payment-links/${ACTIVE_ID}`)
+  await app.inject('/health/ready')
+  t.equal(fake.calls('token').length, 1)
+  t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_token_fetches_total'), /\nk2bff_token_fetches_total 1$/)
 })
 
 t.test('the README names every metric of the service', async t => {
