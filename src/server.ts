@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
+import pino from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { loadEnvFile } from './env-file.js'
 import { buildMetricsServer } from './metrics/server.js'
 import { startSimulator, type Simulator } from './simulator/app.js'
 import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
@@ -10,12 +12,7 @@ import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
 // file that touches process.*.
 
 function readConfig (): Config {
-  try {
-    // A .env file is optional; variables already in the environment win.
-    process.loadEnvFile()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
+  loadEnvFile()
   try {
     return loadConfig(process.env)
   } catch (err) {
@@ -58,7 +55,11 @@ async function main (): Promise<void> {
     : null
   if (simulator !== null) config = onSimulator(config, simulator)
 
-  const app = await buildApp(config)
+  // Log lines are written synchronously, as Node writes its own stdout to a
+  // pipe. pino's default buffers them and, at exit, flushes what is left in a
+  // loop that never ends once the pipe's reader has gone (a log shipper that
+  // died, `npm start | head`): the process then ignored even a second signal.
+  const app = await buildApp(config, { logStream: pino.destination({ dest: 1, sync: true }) })
   if (simulator !== null) app.addHook('onClose', async () => { await simulator.close() })
   const metricsServer = config.metrics.port > 0 ? buildMetricsServer(app.metrics.registry) : null
 

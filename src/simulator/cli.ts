@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import { loadEnvFile } from '../env-file.js'
 import { startSimulator } from './app.js'
 import { readSimulatorEnv } from './cli-config.js'
 
@@ -7,6 +8,8 @@ import { readSimulatorEnv } from './cli-config.js'
 
 let config
 try {
+  // The same .env as `npm start` reads (.env.example has a section for this).
+  loadEnvFile()
   config = readSimulatorEnv(process.env)
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`)

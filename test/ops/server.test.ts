@@ -222,6 +222,17 @@ t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still se
   t.equal(await server.exited, 0, server.output().slice(-3000))
 })
 
+t.test('shutdown completes even when the reader of its log has gone', async t => {
+  const server = await spawnServer({ PORT: '0', METRICS_PORT: '0' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  await listeningUrl(server)
+  await server.waitForLine(l => l.msg === 'NO KOPO KOPO CREDENTIALS SET: serving the built-in Kopo Kopo simulator with seeded payment links')
+  server.child.stdout?.destroy() // a log shipper that died
+  server.child.kill('SIGTERM')
+  const bound = new Promise(resolve => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5000).unref())
+  t.equal(await Promise.race([server.exited, bound]), 0)
+})
+
 t.test('a second signal during shutdown exits at once', async t => {
   const { fake, server, url } = await serveAgainstFake(t)
   fake.always('status', { delayMs: 5000 })

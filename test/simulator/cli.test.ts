@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -11,8 +13,10 @@ import { requestToken } from './helper.js'
 const CLI = fileURLToPath(new URL('../../dist/src/simulator/cli.js', import.meta.url))
 const SECRET = 'cli-test-secret-value'
 
-function runCli (env: Record<string, string>) {
+// By default in an empty directory, so a developer's .env cannot leak in.
+function runCli (env: Record<string, string>, cwd = mkdtempSync(join(tmpdir(), 'k2-sim-'))) {
   const child = spawn(process.execPath, [CLI], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', SIMULATOR_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -67,6 +71,22 @@ t.test('the CLI honours SIMULATOR_TOKEN_TTL_SECONDS and exits 0 on SIGINT', asyn
   })
   t.match(token.json, { expires_in: 90 })
   child.kill('SIGINT')
+  t.strictSame(await exited, [0, null])
+})
+
+t.test('the CLI reads a .env in its working directory, the environment winning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'k2-sim-env-'))
+  writeFileSync(join(dir, '.env'), 'SIMULATOR_TOKEN_TTL_SECONDS=45\nK2_CLIENT_ID=from-file-id\nK2_CLIENT_SECRET=from-file-secret\nSIMULATOR_PORT=1\n')
+  const { child, exited } = runCli({ SIMULATOR_PORT: '0' }, dir)
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const [first] = await once(createInterface({ input: child.stdout }), 'line') as [string]
+  const token = await requestToken((JSON.parse(first) as { url: string }).url, {
+    client_id: 'from-file-id',
+    client_secret: 'from-file-secret',
+    grant_type: 'client_credentials'
+  })
+  t.match(token.json, { expires_in: 45 }, 'the pair and the lifetime come from the file; the port from the environment')
+  child.kill('SIGTERM')
   t.strictSame(await exited, [0, null])
 })
 
