@@ -9,7 +9,7 @@ import { startSimulator, type Simulator } from './simulator/app.js'
 import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
 
 // The process: environment → config → app → listen → graceful close. The only
-// file that touches process.*.
+// file that touches process.* (with env-file.ts, shared with the simulator CLI).
 
 function readConfig (): Config {
   loadEnvFile()

@@ -4,7 +4,7 @@ import { startSimulator } from './app.js'
 import { readSimulatorEnv } from './cli-config.js'
 
 // The standalone simulator, for docker-compose: `npm run simulator`.
-// The only simulator file that touches process.*.
+// The only simulator file that touches process.* (with ../env-file.ts).
 
 let config
 try {
