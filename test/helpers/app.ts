@@ -83,3 +83,12 @@ export const PAID_ID = 'aaaaaaaa-0000-4000-8000-000000000002'
 export function problem (res: { headers: Record<string, unknown> }, type: string, title: string, status: number, detail: string) {
   return { type: `urn:k2-bff:problem:${type}`, title, status, detail, requestId: res.headers['x-request-id'] }
 }
+
+/**
+ * The value of one series in Prometheus text, undefined when absent: exact,
+ * where a substring match would take a count of 30 for one of 3.
+ */
+export function sample (text: string, series: string): number | undefined {
+  const line = text.split('\n').find(l => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}

@@ -137,9 +137,10 @@ t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
 })
 
 t.test('an upstream body declared over 1 MiB is refused unread', async t => {
-  const { app, fake } = await buildTestApp(t)
-  const big = JSON.stringify(upstreamLink(ACTIVE_ID, { note: 'x'.repeat(1024 * 1024) }))
-  fake.enqueue('status', { status: 200, body: big, headers: { 'content-length': String(Buffer.byteLength(big)) } })
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_TIMEOUT_MS: '2000' })
+  // Only the declaration arrives (then a space now and then): were the body
+  // read, the answer would be the deadline's 504, not a refusal.
+  fake.enqueue('status', { status: 200, headers: { 'content-length': String(2 * 1024 * 1024) }, trickleMs: 50 })
   const res = await app.inject(url)
   t.equal(res.statusCode, 502)
   t.equal(res.json().detail, 'Kopo Kopo sent an oversized answer.')
@@ -249,6 +250,7 @@ t.test('token-call failures count toward the circuit too', async t => {
 t.test('404s and bad ids do not open the circuit', async t => {
   const { app, fake } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_NOT_FOUND_TTL_MS: '0' })
   for (let i = 0; i < 5; i++) t.equal((await app.inject(url)).statusCode, 404)
+  for (const bad of ['not-a-uuid', `${ACTIVE_ID}x`, '%E2%80%AE']) t.equal((await app.inject(`/payment-links/${bad}`)).statusCode, 400)
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   t.equal((await app.inject(url)).statusCode, 200)
 })
