@@ -11,12 +11,12 @@ import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
-import paymentLinkRoutes, { REJECTED_CACHE_STATUS } from './payment-links/route.js'
+import paymentLinkRoutes from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
 import accessLog from './plugins/access-log.js'
 import apiKeys from './plugins/api-keys.js'
 import drain from './plugins/drain.js'
-import errors, { problemSender } from './plugins/errors.js'
+import errors, { isPaymentLinkPath, problemSender } from './plugins/errors.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
 import security, { securityHeaders } from './plugins/security.js'
@@ -73,11 +73,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
-      const paymentLink = request.url.startsWith('/payment-links/')
-      if (paymentLink) reply.header('cache-status', REJECTED_CACHE_STATUS)
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
-        : paymentLink && error.code === 'FST_ERR_BAD_URL' ? new InvalidIdError() : error, request, reply)
+        : error.code === 'FST_ERR_BAD_URL' && isPaymentLinkPath(request.url) ? new InvalidIdError() : error, request, reply)
       // No hook runs for these, the access log's included.
       request.server.logUnrouted(request, reply)
     }

@@ -18,9 +18,6 @@ const RATE_LIMIT_HEADERS = {
 }
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before trying again.') }
 
-/** Cache-Status of a request refused before the cache (bad id or method, no API key, rate limit). */
-export const REJECTED_CACHE_STATUS = 'k2-bff; detail=rejected'
-
 export const paymentLinkRouteSchema = {
   summary: 'Status of a payment link',
   description: 'Whether a Kopo Kopo payment link is still payable, paid, expired or cancelled. Answers are ' +
@@ -69,9 +66,6 @@ export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boo
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
   app.get('/payment-links/:id', {
     schema: paymentLinkRouteSchema,
-    // Requests refused before the cache (bad id, no API key, rate limit) still
-    // carry Cache-Status; the error handler reads it from here.
-    config: { rejectedCacheStatus: REJECTED_CACHE_STATUS },
     ...(app.requireApiKey === undefined ? {} : { preHandler: app.requireApiKey })
   }, (request, reply) => {
     // Not an async function: a cache hit is answered without a promise.

@@ -75,21 +75,20 @@ export class PaymentLinkService {
       this.#inflight.set(id, flight)
     }
     const result = await flight
+    // Judged now, not when the request came: the upstream may have taken
+    // most of the deadline to answer or fail.
+    const now = clock.now()
 
-    if ('error' in result) {
-      // The window is checked now, not when the request came: the upstream
-      // may have taken most of the deadline to fail.
-      const now = clock.now()
-      if (cached?.found === true && now < cached.staleUntil && isUpstreamOutage(result.error)) {
-        // One result per lookup: served stale rather than missed.
-        onCacheEvent?.('stale')
-        const age = Math.ceil((now - cached.freshUntil) / 1000)
-        return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
-      }
-      onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
-      return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
+    if ('error' in result && cached?.found === true && now < cached.staleUntil && isUpstreamOutage(result.error)) {
+      // One result per lookup: served stale rather than missed.
+      onCacheEvent?.('stale')
+      const age = Math.ceil((now - cached.freshUntil) / 1000)
+      return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
     }
     onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
+    if ('error' in result) {
+      return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
+    }
 
     const how = collapsed ? 'collapsed' : result.stored ? 'stored' : ''
     const { entry } = result
@@ -99,7 +98,6 @@ export class PaymentLinkService {
     // Rounded up: the answer was fetched a moment ago and is fresh for its
     // whole TTL. But never past the moment it may not be served at all, even
     // stale (an active link's expiry): there, rounded down.
-    const now = clock.now()
     const maxAge = Math.max(0, Math.min(Math.ceil((entry.freshUntil - now) / 1000), Math.floor((entry.staleUntil - now) / 1000)))
     return { entry, maxAge, cacheStatus: join(`${CACHE_NAME}; fwd=miss`, how), upstream: result.upstream }
   }

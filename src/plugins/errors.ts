@@ -1,19 +1,19 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
-import { REJECTED_CACHE_STATUS } from '../payment-links/route.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Cache-Status for errors raised before the route's own answer (bad input, auth, rate limit). */
-    rejectedCacheStatus?: string
-  }
-}
-
 // Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
-const KNOWN_PATHS = [/^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
-const PAYMENT_LINK_PATH = /^\/payment-links\/[^/]+$/
+const KNOWN_PATHS = [/^\/payment-links\/[^/]*$/, /^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
+
+/** Whether a request target names a payment link (any id, even a malformed one). */
+export function isPaymentLinkPath (url: string): boolean {
+  return /^\/payment-links\/[^/?]*(\?|$)/.test(url)
+}
+// Cache-Status of a payment-link request refused before the cache: a bad id or
+// method, a body, no API key, the rate limit. Errors from the lookup itself
+// carry their own (fwd=miss; fwd-status=502...).
+const REJECTED_CACHE_STATUS = 'k2-bff; detail=rejected'
 
 export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
 
@@ -25,12 +25,8 @@ export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
 export default fp(async function errorsPlugin (app: FastifyInstance, options: { sendProblem: ProblemSender }) {
   app.setErrorHandler(options.sendProblem)
 
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => {
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     const path = request.url.split('?', 1)[0] ?? ''
-    if (PAYMENT_LINK_PATH.test(path)) {
-      reply.header('cache-status', REJECTED_CACHE_STATUS)
-      throw new MethodNotAllowedError(request.method, 'GET, HEAD')
-    }
     if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
     throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
   })
@@ -65,7 +61,6 @@ function sendProblem (err: FastifyError, request: FastifyRequest, reply: Fastify
   // An error tells of a moment (an outage, a spent budget, a link not there
   // yet): without this, shared caches may keep a 404, 405 or 414 heuristically.
   reply.header('cache-control', PROBLEM_CACHE_CONTROL)
-  const { rejectedCacheStatus } = request.routeOptions.config
-  if (rejectedCacheStatus !== undefined && !reply.hasHeader('cache-status')) reply.header('cache-status', rejectedCacheStatus)
+  if (!reply.hasHeader('cache-status') && isPaymentLinkPath(request.url)) reply.header('cache-status', REJECTED_CACHE_STATUS)
   return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(toProblem(error, request.id))
 }
