@@ -39,6 +39,8 @@ declare module 'fastify' {
   }
 }
 
+// Past any request line Node's HTTP parser accepts with its default header limit.
+const MAX_PARAM_LENGTH = 65_536
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 // Defence in depth: log lines are built from chosen fields only, but should a
 // request or config object ever be logged, these never are.
@@ -65,10 +67,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     clientErrorHandler: clientErrorHandler(headers.api),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
-    // An id is a path segment: let an overlong one reach the route's own
-    // checks (and hooks) rather than the router's refusal below. A longer
-    // one makes a URL over the limit, a 414 below.
-    routerOptions: { maxParamLength: MAX_URL_LENGTH },
+    // An id is a path segment: let an overlong one reach the hooks (CORS, the
+    // 414 below) and the route's own checks, rather than the router's refusal,
+    // which runs no hook. Node's HTTP parser already bounds the request line
+    // (16 KiB of headers by default).
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Malformed escapes are caught by the router before any hook; hand them
     // to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {
@@ -84,13 +87,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    // No route takes a body; refusing one outright beats silently ignoring it.
-    const length = request.headers['content-length']
-    done(request.url.length > MAX_URL_LENGTH
-      ? new UriTooLongError()
-      : (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
-          ? new BodyNotAllowedError()
-          : undefined)
+    done()
   })
 
   // Error handling and the access log come before any plugin that declares
@@ -101,6 +98,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(errors, { sendProblem })
   await app.register(accessLog, { metrics })
   await app.register(security, { corsOrigins: config.corsOrigins, headers })
+  // After CORS's hook, so that a page's script can read these refusals rather
+  // than see a CORS failure. (CORS answers preflights itself, before this.)
+  app.addHook('onRequest', (request, _reply, done) => {
+    // No route takes a body; refusing one outright beats silently ignoring it.
+    const length = request.headers['content-length']
+    done(request.url.length > MAX_URL_LENGTH
+      ? new UriTooLongError()
+      : (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
+          ? new BodyNotAllowedError()
+          : undefined)
+  })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 
   const kopokopo = createKopoKopo(config, {
