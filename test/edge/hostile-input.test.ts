@@ -27,6 +27,7 @@ t.test('odd ids and paths get clean 4xx problems and never reach upstream', asyn
     ['/payment-links/%E2%80%AE%F0%9F%92%B8', 400],
     [`/payment-links/${ACTIVE_ID}%00`, 400],
     ['/payment-links/%ZZ', 400],
+    [`/payment-links/%ZZ${'a'.repeat(3000)}`, 414],
     ['/payment-links/', 400],
     [`/payment-links/${ACTIVE_ID}?id=../../oauth`, 200]
   ]
