@@ -21,6 +21,8 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value).dig
  * presented key is compared against every digest in constant time, so neither
  * memory dumps nor response timing give a key away.
  */
+const VARY = 'Authorization, X-API-Key'
+
 export default fp(async function apiKeysPlugin (app: FastifyInstance, options: { keys: string[] }) {
   const digests = options.keys.map(sha256)
   app.decorateRequest('apiKeyId', null)
@@ -30,7 +32,11 @@ export default fp(async function apiKeysPlugin (app: FastifyInstance, options: {
 
   // Identify early (onRequest) so the rate limit can key on the API key; refuse
   // later, in requireApiKey, so that wrong keys still count against the IP.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    // An answer depends on the key presented: a browser must not hand a page
+    // the 200 it cached for a keyed request when the page asks without one.
+    // (Set before CORS's hook, which adds Origin to it.)
+    reply.header('vary', VARY)
     const presented = presentedKey(request)
     if (presented !== undefined) {
       const digest = sha256(presented)

@@ -94,7 +94,13 @@ t.test('API keys: required when configured, by Bearer or X-API-Key', async t => 
   t.equal((await app.inject({ url, headers: { authorization: `Basic ${KEY}` } })).statusCode, 401)
   t.equal(fake.requests.length, 0, 'nothing reached upstream')
 
-  t.equal((await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } })).statusCode, 200)
+  const bearer = await app.inject({ url, headers: { authorization: `Bearer ${KEY}` } })
+  t.equal(bearer.statusCode, 200)
+  t.equal(bearer.headers.vary, 'Authorization, X-API-Key', 'a cache keeps the keyed answer for that key only')
+  t.equal(missing.headers.vary, 'Authorization, X-API-Key')
+  const revalidated = await app.inject({ url, headers: { authorization: `Bearer ${KEY}`, 'if-none-match': bearer.headers.etag } })
+  t.equal(revalidated.statusCode, 304)
+  t.equal(revalidated.headers.vary, 'Authorization, X-API-Key')
   t.equal((await app.inject({ url, headers: { 'x-api-key': 'another-key-0123456789' } })).statusCode, 200)
   t.equal((await app.inject('/health/live')).statusCode, 200, 'probes stay open')
   t.equal((await app.inject('/openapi.json')).statusCode, 200, 'docs stay open')
@@ -113,5 +119,15 @@ t.test('with API keys, the budget follows the key, not the address', async t => 
 t.test('without API keys the service is open', async t => {
   const { app, fake } = await buildTestApp(t)
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  t.equal((await app.inject({ url, headers: { authorization: 'Bearer anything' } })).statusCode, 200)
+  const res = await app.inject({ url, headers: { authorization: 'Bearer anything' } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers.vary, undefined, 'the answer does not depend on a key')
+})
+
+t.test('with API keys and CORS, Vary names both', async t => {
+  const { app, fake } = await buildTestApp(t, { API_KEYS: KEY, CORS_ORIGINS: 'https://shop.example' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const res = await app.inject({ url, headers: { 'x-api-key': KEY, origin: 'https://shop.example' } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers.vary, 'Authorization, X-API-Key, Origin')
 })
