@@ -1,14 +1,21 @@
 import t from 'tap'
-import { ACTIVE_ID, buildTestApp, PAID_ID, problem } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { ACTIVE_ID, buildTestApp, PAID_ID, problem, sample } from '../helpers/app.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 20 }, (_, i) => `bbbbbbbb-0000-4000-8000-${String(i).padStart(12, '0')}`)
 
 t.test('N concurrent requests share one token fetch', async t => {
   const { app, fake } = await buildTestApp(t)
   for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.enqueue('token', { delayMs: 50 })
-  const answers = await Promise.all(ids.map(id => app.inject(`/payment-links/${id}`)))
+  // The token is held until the test has seen its call. The other requests
+  // need no I/O to reach the token provider, so they are all waiting there
+  // before the token, released only then, can come back.
+  const held = gate()
+  fake.enqueue('token', { until: held.promise })
+  const pending = ids.map(async id => await app.inject(`/payment-links/${id}`))
+  await fake.received('token', 1)
+  held.open()
+  const answers = await Promise.all(pending)
   t.ok(answers.every(a => a.statusCode === 200))
   t.equal(fake.calls('token').length, 1)
   t.equal(fake.calls('status').length, ids.length)
@@ -59,8 +66,17 @@ t.test('concurrent 401s share one refresh', async t => {
   for (const id of ids) fake.links.set(id, upstreamLink(id))
   await app.inject(`/payment-links/${ids[0]}`)
   fake.revoke('test-token-1')
-  fake.enqueue('token', { delayMs: 50 })
-  const answers = await Promise.all(ids.slice(1).map(id => app.inject(`/payment-links/${id}`)))
+  // The refresh is held until every request has had its 401: each then asks
+  // for a token with no I/O in between, so all ask while the refresh is out.
+  const held = gate()
+  fake.enqueue('token', { until: held.promise })
+  const pending = ids.slice(1).map(async id => await app.inject(`/payment-links/${id}`))
+  const unauthorized = async () => sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total'),
+    'k2bff_upstream_requests_total{call="status",outcome="unauthorized"}') ?? 0
+  while (await unauthorized() < ids.length - 1) await new Promise(resolve => setImmediate(resolve))
+  await fake.received('token', 2)
+  held.open()
+  const answers = await Promise.all(pending)
   t.ok(answers.every(a => a.statusCode === 200))
   t.equal(fake.calls('token').length, 2, 'one initial fetch, one refresh')
 })
@@ -75,6 +91,26 @@ t.test('a second 401 is a 502: the credentials are the problem', async t => {
   t.equal(fake.calls('status').length, 2, 'retried exactly once')
   t.equal(fake.calls('token').length, 2)
   t.notMatch(res.body, 'Invalid access token')
+})
+
+t.test('a 401 for a token already replaced does not drop its replacement', async t => {
+  const { app, fake } = await buildTestApp(t)
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  t.equal((await app.inject(`/payment-links/${ids[0]}`)).statusCode, 200)
+  fake.revoke('test-token-1')
+  // A sends the revoked token; its 401 is held back while B gets its own 401,
+  // the refresh, and its answer.
+  const held = gate()
+  fake.enqueue('status', { until: held.promise })
+  const a = app.inject(`/payment-links/${ids[1]}`)
+  await fake.received('status', 2)
+  t.equal((await app.inject(`/payment-links/${ids[2]}`)).statusCode, 200)
+  t.same(fake.issued, ['test-token-1', 'test-token-2'])
+  held.open()
+  t.equal((await a).statusCode, 200, 'A retries with the token B fetched')
+  t.same(fake.issued, ['test-token-1', 'test-token-2'], 'A\'s late 401 did not throw the new token away')
+  t.same(fake.calls('status').map(r => r.headers.authorization),
+    ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2', 'Bearer test-token-2'])
 })
 
 t.test('rejected client credentials: 502 without a retry storm, and readiness fails', async t => {
@@ -93,8 +129,14 @@ t.test('rejected client credentials: 502 without a retry storm, and readiness fa
 t.test('while the token endpoint fails, concurrent requests share one attempt and its result', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
   for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.enqueue('token', { status: 500, delayMs: 50 })
-  const answers = await Promise.all(ids.map(id => app.inject(`/payment-links/${id}`)))
+  // The failure is held until the test has seen the call; the other requests
+  // reach the token provider with no I/O, so all are waiting on that attempt.
+  const held = gate()
+  fake.enqueue('token', { status: 500, until: held.promise })
+  const pending = ids.map(async id => await app.inject(`/payment-links/${id}`))
+  await fake.received('token', 1)
+  held.open()
+  const answers = await Promise.all(pending)
   t.ok(answers.every(a => a.statusCode === 502))
   t.equal(fake.calls('token').length, 1)
   t.equal(fake.calls('status').length, 0)

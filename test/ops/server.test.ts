@@ -115,16 +115,21 @@ t.test('a .env file is read, and the environment wins over it', async t => {
 })
 
 t.test('graceful shutdown: in-flight requests finish, new connections are refused, exit 0', async t => {
-  const { fake, server, url } = await serveAgainstFake(t, { LOG_LEVEL: 'trace' })
+  // A deadline past tap's own timeout: the held request below ends only when the test releases it.
+  const { fake, server, url } = await serveAgainstFake(t, { LOG_LEVEL: 'trace', UPSTREAM_TIMEOUT_MS: '600000' })
   const agent = new Agent({ connections: 2, keepAliveTimeout: 60_000 })
   t.teardown(() => agent.close())
   t.equal((await request(`${url}/health/ready`, { dispatcher: agent })).statusCode, 200)
 
-  fake.always('status', { delayMs: 1500 })
+  // Kopo Kopo holds the answer until the test releases it: the request stays
+  // in flight through everything below.
+  const held = gate()
+  fake.always('status', { until: held.promise })
   const slow = request(`${url}/payment-links/${ACTIVE_ID}`, { dispatcher: agent })
-  while (fake.calls('status').length === 0) await new Promise(resolve => setImmediate(resolve))
+  await fake.received('status', 1)
   server.child.kill('SIGTERM')
   await server.waitForLine(l => l.msg === 'shutting down')
+  await server.waitForLine(l => l.msg === 'closing: no new connections; finishing the requests in flight')
 
   const port = Number(new URL(url).port)
   const tryConnect = async () => await new Promise<string>(resolve => {
@@ -132,8 +137,8 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
     socket.once('connect', () => { socket.destroy(); resolve('connected') })
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
   })
-  // The listener closes a moment after the signal is logged; poll briefly,
-  // well inside the 1.5 s the in-flight request still has to run.
+  // The listener stops right after that line, in the same turn of the
+  // service's event loop, but the line may reach us first: poll briefly.
   let refused = await tryConnect()
   for (let i = 0; i < 40 && refused !== 'ECONNREFUSED'; i++) {
     await new Promise(resolve => setTimeout(resolve, 10))
@@ -142,6 +147,7 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   t.equal(refused, 'ECONNREFUSED', 'no new connections once shutdown has begun')
   t.equal(fake.calls('status').length, 1, 'the slow request is still in flight')
 
+  held.open()
   const res = await slow
   t.equal(res.statusCode, 200, 'the in-flight request completed')
   t.equal((await res.body.json() as { id: string }).id, ACTIVE_ID)
@@ -234,13 +240,16 @@ t.test('shutdown completes even when the reader of its log has gone', async t =>
 })
 
 t.test('a second signal during shutdown exits at once', async t => {
-  const { fake, server, url } = await serveAgainstFake(t)
-  fake.always('status', { delayMs: 5000 })
+  // A deadline and a shutdown timeout past tap's own timeout, and Kopo Kopo
+  // never answers: only the second signal can end the request and the process.
+  const { fake, server, url } = await serveAgainstFake(t, { UPSTREAM_TIMEOUT_MS: '600000', SHUTDOWN_TIMEOUT_MS: '600000' })
+  const held = gate()
+  fake.always('status', { until: held.promise })
   const slow = request(`${url}/payment-links/${ACTIVE_ID}`).catch((err: Error) => err)
-  while (fake.calls('status').length === 0) await new Promise(resolve => setImmediate(resolve))
+  await fake.received('status', 1)
   server.child.kill('SIGTERM')
   await server.waitForLine(l => l.msg === 'shutting down')
   server.child.kill('SIGINT')
-  t.equal(await server.exited, 1, 'abrupt exit, without waiting for the 5 s request')
+  t.equal(await server.exited, 1, 'abrupt exit, without waiting for the request in flight')
   t.type(await slow, Error, 'the in-flight request was cut off')
 })
