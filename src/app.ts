@@ -100,14 +100,16 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(security, { corsOrigins: config.corsOrigins, headers })
   // After CORS's hook, so that a page's script can read these refusals rather
   // than see a CORS failure. (CORS answers preflights itself, before this.)
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url.length > MAX_URL_LENGTH) return done(new UriTooLongError())
     // No route takes a body; refusing one outright beats silently ignoring it.
     const length = request.headers['content-length']
-    done(request.url.length > MAX_URL_LENGTH
-      ? new UriTooLongError()
-      : (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
-          ? new BodyNotAllowedError()
-          : undefined)
+    if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) return done()
+    // And the connection ends with the answer: Node would otherwise keep it
+    // open to read the unwanted body to its end, however slowly it comes (no
+    // request timeout applies once the answer has gone).
+    reply.header('connection', 'close')
+    done(new BodyNotAllowedError())
   })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 

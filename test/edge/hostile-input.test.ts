@@ -61,6 +61,27 @@ t.test('wrong methods are 405 with Allow; bodies are refused', async t => {
     t.equal(res.statusCode, 400)
     t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
     t.equal(res.json().type, 'urn:k2-bff:problem:body-not-allowed')
+    t.equal(res.headers.connection, 'close')
+  }
+  t.equal(fake.requests.length, 0)
+})
+
+// Without the fix this waits forever on a connection the service keeps
+// open: the timeout only bounds how long such a failure takes to show.
+t.test('a refused body ends its connection: a body trickling in cannot hold it open', { timeout: 15_000 }, async t => {
+  const { app, fake } = await buildTestApp(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  for (const framing of ['Content-Length: 1000000', 'Transfer-Encoding: chunked']) {
+    const socket = connect(port, '127.0.0.1')
+    // The head and a first scrap of the body; the client never finishes it.
+    socket.write(`GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\n${framing}\r\n\r\n${framing.startsWith('Transfer') ? '3\r\nabc\r\n' : 'abc'}`)
+    let answer = ''
+    // Ends only when the service closes the connection.
+    for await (const chunk of socket) answer += String(chunk)
+    t.match(answer, /^HTTP\/1\.1 400 /, framing)
+    t.match(answer, /\r\nconnection: close\r\n/i)
+    t.equal(problemOf(answer).type, 'urn:k2-bff:problem:body-not-allowed')
   }
   t.equal(fake.requests.length, 0)
 })
