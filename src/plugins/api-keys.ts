@@ -16,13 +16,14 @@ declare module 'fastify' {
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
 
+// Answers depend on the key presented (see the hook below).
+const VARY = 'Authorization, X-API-Key'
+
 /**
  * Optional API keys. Only their SHA-256 digests stay in memory, and a
  * presented key is compared against every digest in constant time, so neither
  * memory dumps nor response timing give a key away.
  */
-const VARY = 'Authorization, X-API-Key'
-
 export default fp(async function apiKeysPlugin (app: FastifyInstance, options: { keys: string[] }) {
   const digests = options.keys.map(sha256)
   app.decorateRequest('apiKeyId', null)
