@@ -1,5 +1,5 @@
 // Typed errors carry their HTTP status and a stable code; one handler
-// (src/plugins/problem.ts) turns them into RFC 9457 problem details. The
+// (src/plugins/errors.ts, with src/problem.ts) turns them into RFC 9457 problem details. The
 // `detail` is written for the caller: it never holds upstream bodies, tokens,
 // secrets or stack traces.
 
@@ -12,15 +12,28 @@ export interface AppErrorOptions {
   cause?: unknown
 }
 
+/** Every code an AppError may carry: the compiler holds each error to this list, which the OpenAPI document shows. */
+export const PROBLEM_CODES = [
+  'INVALID_ID', 'BODY_NOT_ALLOWED', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
+  'RATE_LIMITED', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_REJECTED', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
+] as const
+export type ProblemCode = typeof PROBLEM_CODES[number]
+
+export const PROBLEM_TYPE_PREFIX = 'urn:k2-bff:problem:'
+/** The last part of a problem `type` URI: `LINK_NOT_FOUND` → `link-not-found`. */
+export const problemName = (code: string): string => code.toLowerCase().replaceAll('_', '-')
+/** The problem `type` URI of a code. */
+export const problemType = (code: string): string => PROBLEM_TYPE_PREFIX + problemName(code)
+
 export class AppError extends Error {
   readonly statusCode: number
-  readonly code: string
+  readonly code: ProblemCode
   readonly title: string
   readonly detail: string
   readonly retryAfter: number | undefined
   readonly upstreamStatus: number | undefined
 
-  constructor (statusCode: number, code: string, title: string, options: AppErrorOptions = {}) {
+  constructor (statusCode: number, code: ProblemCode, title: string, options: AppErrorOptions = {}) {
     super(options.detail ?? title, { cause: options.cause })
     this.name = new.target.name
     this.statusCode = statusCode
@@ -33,7 +46,7 @@ export class AppError extends Error {
 
   /** The problem `type` URI: stable, documented in the OpenAPI document. */
   get type (): string {
-    return `urn:k2-bff:problem:${this.code.toLowerCase().replaceAll('_', '-')}`
+    return problemType(this.code)
   }
 }
 

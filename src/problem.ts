@@ -1,12 +1,16 @@
 import Type, { type Static } from 'typebox'
-import { AppError } from './errors.js'
+import { AppError, PROBLEM_CODES, PROBLEM_TYPE_PREFIX, problemName, problemType } from './errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
 // RFC 9457 problem details, with the request id as an extension member so a
 // caller can quote it to support.
 export const Problem = Type.Object({
-  type: Type.String({ description: 'A URI naming the kind of problem; stable across releases.' }),
+  type: Type.String({
+    description: `A URI naming the kind of problem, stable across releases: \`${PROBLEM_TYPE_PREFIX}\` then ` +
+      `${PROBLEM_CODES.map(code => `\`${problemName(code)}\``).join(', ')}; \`http-<status>\` for a request the ` +
+      'HTTP layer refused or could not read (`http-400`, `http-431`...); `internal` for an unexpected error.'
+  }),
   title: Type.String({ description: 'Short summary of the kind of problem.' }),
   status: Type.Integer({ description: 'The HTTP status code.' }),
   detail: Type.String({ description: 'What went wrong with this request, for a human.' }),
@@ -52,7 +56,7 @@ export function toProblem (err: unknown, requestId: string): Problem {
   const status = statusOf(err)
   const title = STATUS_TEXT[status] ?? 'Request failed'
   const detail = status < 500 && err instanceof Error ? err.message : 'An unexpected error occurred; it has been logged.'
-  return { type: status < 500 ? `urn:k2-bff:problem:http-${status}` : 'urn:k2-bff:problem:internal', title, status, detail, requestId }
+  return { type: status < 500 ? problemType(`http-${status}`) : problemType('internal'), title, status, detail, requestId }
 }
 
 export function statusOf (err: unknown): number {
@@ -67,6 +71,9 @@ export interface ResponseDoc {
 
 /** An OpenAPI response header: all of ours are strings. */
 export const headerDoc = (description: string) => ({ type: 'string' as const, description })
+
+/** On every answer of the service. */
+export const REQUEST_ID_HEADER = headerDoc('The caller\'s X-Request-Id when well-formed, else a generated one.')
 
 /** Every problem answer's caching directive (set by the error handler). */
 export const PROBLEM_CACHE_CONTROL = 'no-store'

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
-import { headerDoc } from '../problem.js'
+import { headerDoc, REQUEST_ID_HEADER } from '../problem.js'
 
 export interface HealthOptions {
   tokens: TokenProvider
@@ -10,16 +10,18 @@ export interface HealthOptions {
   timeoutMs: number
 }
 
-const Readiness = Type.Object({
-  status: Type.Enum(['ok', 'unavailable', 'draining']),
-  upstream: Type.Enum(['kopokopo', 'simulator'])
-})
+const Upstream = Type.Enum(['kopokopo', 'simulator'])
+const Ready = Type.Object({ status: Type.Literal('ok'), upstream: Upstream })
+const NotReady = Type.Object({ status: Type.Enum(['unavailable', 'draining']), upstream: Upstream })
 
 // A probe must see the process as it is now, never a cache's copy.
 const CACHE_CONTROL = 'no-store'
 const json = <T>(description: string, schema: T) => ({
   description,
-  headers: { 'Cache-Control': headerDoc(`\`${CACHE_CONTROL}\`: a probe must see the process as it is now.`) },
+  headers: {
+    'Cache-Control': headerDoc(`\`${CACHE_CONTROL}\`: a probe must see the process as it is now.`),
+    'X-Request-Id': REQUEST_ID_HEADER
+  },
   content: { 'application/json': { schema } }
 })
 
@@ -31,6 +33,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
   app.get('/health/live', {
     schema: {
       summary: 'Liveness: the process is running',
+      operationId: 'getLiveness',
       tags: ['health'],
       response: { 200: json('The process is running.', Type.Object({ status: Type.Literal('ok') })) }
     }
@@ -39,10 +42,11 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
   app.get('/health/ready', {
     schema: {
       summary: 'Readiness: an access token is held or can be obtained',
+      operationId: 'getReadiness',
       tags: ['health'],
       response: {
-        200: json('Ready: an access token is held or was just obtained.', Readiness),
-        503: json('Not ready: no access token can be obtained, or the service is draining.', Readiness)
+        200: json('Ready: an access token is held or was just obtained.', Ready),
+        503: json('Not ready: no access token can be obtained, or the service is draining.', NotReady)
       }
     }
   }, async (_request, reply) => {

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { headerDoc as header, problemResponses } from '../problem.js'
+import { MAX_URL_LENGTH } from '../errors.js'
+import { headerDoc as header, problemResponses, REQUEST_ID_HEADER } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
 import type { LinkAnswer, PaymentLinkService } from './service.js'
 
 const COMMON_HEADERS = {
-  'X-Request-Id': header('The caller\'s X-Request-Id when well-formed, else a generated one.'),
+  'X-Request-Id': REQUEST_ID_HEADER,
   'Cache-Status': header('RFC 9211 cache status: `k2-bff; hit; ttl=2`, `k2-bff; fwd=miss; stored`, ' +
     '`k2-bff; fwd=miss; collapsed`, `k2-bff; fwd=stale; ttl=-4` (served while Kopo Kopo fails), ' +
     '`k2-bff; fwd=miss; fwd-status=503`...')
@@ -17,6 +18,16 @@ const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Reset': header('Seconds until the window resets.')
 }
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before trying again.') }
+const VARY = {
+  Vary: header('`Origin` when CORS is on, `Authorization, X-API-Key` when API keys are: the request headers this answer depends on.')
+}
+const VALIDATORS = {
+  ETag: header('Validator of this answer.'),
+  'Cache-Control': header('`private, max-age=<seconds this answer stays fresh>`.')
+}
+// Every answer counts against the client's budget, refusals included, except
+// the two refused before the rate limit runs (a body, an overlong URL).
+const BUDGETED = { ...COMMON_HEADERS, ...RATE_LIMIT_HEADERS, ...VARY }
 
 export const paymentLinkRouteSchema = {
   summary: 'Status of a payment link',
@@ -32,26 +43,30 @@ export const paymentLinkRouteSchema = {
   response: {
     200: {
       description: 'The link\'s current status.',
-      headers: {
-        ...COMMON_HEADERS,
-        ...RATE_LIMIT_HEADERS,
-        ETag: header('Validator of this answer.'),
-        'Cache-Control': header('`private, max-age=<seconds this answer stays fresh>`.')
-      },
+      headers: { ...BUDGETED, ...VALIDATORS },
       content: { 'application/json': { schema: Type.Ref('PaymentLink') } }
     },
-    304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', type: 'null', headers: COMMON_HEADERS },
+    304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', type: 'null', headers: { ...BUDGETED, ...VALIDATORS } },
     ...problemResponses({
-      400: { description: 'The id is not a UUID.', headers: COMMON_HEADERS },
+      400: { description: 'The id is not a UUID, or the request has a body (the connection is then closed).', headers: BUDGETED },
       401: {
         description: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
-        headers: { ...COMMON_HEADERS, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`.') }
+        headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`.') }
       },
-      404: { description: 'Kopo Kopo has no payment link with this id.', headers: COMMON_HEADERS },
-      429: { description: 'Too many requests from this client.', headers: { ...COMMON_HEADERS, ...RATE_LIMIT_HEADERS, ...RETRY_AFTER } },
-      502: { description: 'Kopo Kopo answered wrongly (5xx, malformed answer, or it rejected the service credentials).', headers: COMMON_HEADERS },
-      503: { description: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached.', headers: { ...COMMON_HEADERS, ...RETRY_AFTER } },
-      504: { description: 'Kopo Kopo did not answer in time.', headers: COMMON_HEADERS }
+      404: { description: 'Kopo Kopo has no payment link with this id.', headers: BUDGETED },
+      414: {
+        description: `The URL is over ${MAX_URL_LENGTH} characters (one over about 16 KiB is refused by the HTTP parser with a 431).`,
+        headers: { ...COMMON_HEADERS, ...VARY }
+      },
+      429: { description: 'Too many requests from this client.', headers: { ...BUDGETED, ...RETRY_AFTER } },
+      431: { description: 'The request\'s header block (URL included) is over the HTTP parser\'s limit.', headers: { 'X-Request-Id': REQUEST_ID_HEADER } },
+      502: {
+        description: 'No usable answer from Kopo Kopo: a 5xx after retries, an unexpected 4xx, a malformed or oversized answer, ' +
+          'the service\'s credentials rejected, or Kopo Kopo unreachable.',
+        headers: BUDGETED
+      },
+      503: { description: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached.', headers: { ...BUDGETED, ...RETRY_AFTER } },
+      504: { description: 'Kopo Kopo did not answer in time.', headers: BUDGETED }
     })
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
+import { problemType } from '../errors.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE } from '../problem.js'
 
 // What Node's HTTP parser refuses before any route sees it. A request id is
@@ -37,7 +38,7 @@ export function clientErrorHandler (securityHeaders: Record<string, string>): Cl
 
 function rawProblem (status: number, title: string, requestId: string, extraHeaders: string): string {
   const body = JSON.stringify({
-    type: `urn:k2-bff:problem:http-${status}`,
+    type: problemType(`http-${status}`),
     title,
     status,
     detail: 'The HTTP request could not be read.',
