@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
 import paymentLinkRoutes from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
+import { awaitTurn, isQueued } from './pipelining.js'
 import accessLog from './plugins/access-log.js'
 import apiKeys from './plugins/api-keys.js'
 import drain from './plugins/drain.js'
@@ -87,7 +88,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
-    done()
+    // A pipelined request is handled only when the answers before it have gone (pipelining.ts).
+    if (isQueued(reply)) awaitTurn(request, reply, done)
+    else done()
   })
 
   // Error handling and the access log come before any plugin that declares
