@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
+import { targetPath } from '../request-target.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,10 +23,10 @@ const MAX_LOGGED_PATH = 200
 const ABANDONED = 499
 
 // The path only: no route here takes a query, and a client that puts a
-// secret there (an API key, a token) must not have it written to the logs.
+// secret there (an API key, a token), or in an absolute URL's userinfo, must
+// not have it written to the logs.
 function loggedPath (url: string): string {
-  const query = url.indexOf('?')
-  const path = query === -1 ? url : url.slice(0, query)
+  const path = targetPath(url)
   return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { targetPath } from '../request-target.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
 // Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
@@ -8,7 +9,7 @@ const KNOWN_PATHS = [/^\/payment-links\/[^/]*$/, /^\/health\/(live|ready)$/, /^\
 
 /** Whether a request target names a payment link (any id, even a malformed one). */
 export function isPaymentLinkPath (url: string): boolean {
-  return /^\/payment-links\/[^/?]*(\?|$)/.test(url)
+  return /^\/payment-links\/[^/]*$/.test(targetPath(url))
 }
 // Cache-Status of a payment-link request refused before the cache: a bad id or
 // method, a body, no API key, the rate limit. Errors from the lookup itself
@@ -26,7 +27,7 @@ export default fp(async function errorsPlugin (app: FastifyInstance, options: { 
   app.setErrorHandler(options.sendProblem)
 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
-    const path = request.url.split('?', 1)[0] ?? ''
+    const path = targetPath(request.url)
     if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
     throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
   })

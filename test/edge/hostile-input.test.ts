@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
+import { targetPath } from '../../src/request-target.js'
 import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
@@ -84,6 +85,33 @@ t.test('a refused body ends its connection: a body trickling in cannot hold it o
     t.equal(problemOf(answer).type, 'urn:k2-bff:problem:body-not-allowed')
   }
   t.equal(fake.requests.length, 0)
+})
+
+t.test('an absolute-form target is served by its path; its authority and userinfo reach no log or answer', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  // Cached first: raw() half-closes its connection, which a wait on Kopo Kopo would not outlast.
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200)
+  const found = await raw(port, `GET http://merchant:hunter2-secret@bff.example/payment-links/${ACTIVE_ID}?key=also-secret HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.match(found, /^HTTP\/1\.1 200 /)
+  const missing = await raw(port, 'GET http://merchant:hunter2-secret@bff.example/nowhere HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(missing, /^HTTP\/1\.1 404 /)
+  t.equal(problemOf(missing).detail, 'No route for GET /nowhere.')
+  const bad = await raw(port, 'GET http://merchant:hunter2-secret@bff.example/payment-links/nope HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(bad, /\r\ncache-status: k2-bff; detail=rejected\r\n/i, 'a payment-link path, whatever the form')
+  t.same(logs.lines.filter(l => l.msg === 'request').map(l => l.path),
+    [`/payment-links/${ACTIVE_ID}`, `/payment-links/${ACTIVE_ID}`, '/nowhere', '/payment-links/nope'])
+  t.notMatch(logs.text, /hunter2|also-secret|bff\.example/)
+  t.notMatch(found + missing + bad, /hunter2|also-secret/)
+})
+
+t.test('targetPath keeps only the path', async t => {
+  t.equal(targetPath('/payment-links/x?q=1'), '/payment-links/x')
+  t.equal(targetPath('https://u:p@host:8080/a/b?c'), '/a/b')
+  t.equal(targetPath('http://host'), '/')
+  t.equal(targetPath('*'), '*')
 })
 
 t.test('below the router: huge headers, malformed requests', async t => {

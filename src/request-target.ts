@@ -1,0 +1,19 @@
+/**
+ * The path of a request target, without its query. A client may send the
+ * absolute form (`GET http://user:secret@host/path HTTP/1.1`, RFC 9112
+ * §3.2.2), which Node passes on as it came and the router serves by its path:
+ * the scheme and authority, userinfo included, are dropped here so that they
+ * never reach a log line or an answer.
+ */
+export function targetPath (url: string): string {
+  const start = url.charCodeAt(0) === 47 /* / */ ? 0 : pathStart(url)
+  const query = url.indexOf('?', start)
+  return start === -1 ? '/' : url.slice(start, query === -1 ? undefined : query)
+}
+
+function pathStart (url: string): number {
+  const authority = url.indexOf('://')
+  // The asterisk form (`OPTIONS *`) and anything else odd stay as they are.
+  if (authority === -1) return 0
+  return url.indexOf('/', authority + 3)
+}
