@@ -13,7 +13,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
 import paymentLinkRoutes from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
-import { awaitTurn, isQueued } from './pipelining.js'
+import { awaitTurn, closeAfterAnswer, mustWait } from './pipelining.js'
 import accessLog from './plugins/access-log.js'
 import apiKeys from './plugins/api-keys.js'
 import drain from './plugins/drain.js'
@@ -89,7 +89,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     // A pipelined request is handled only when the answers before it have gone (pipelining.ts).
-    if (isQueued(reply)) awaitTurn(request, reply, done)
+    if (mustWait(request, reply)) awaitTurn(request, reply, done)
     else done()
   })
 
@@ -111,7 +111,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // And the connection ends with the answer: Node would otherwise keep it
     // open to read the unwanted body to its end, however slowly it comes (no
     // request timeout applies once the answer has gone).
-    reply.header('connection', 'close')
+    closeAfterAnswer(request, reply)
     done(new BodyNotAllowedError())
   })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })

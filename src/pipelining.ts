@@ -13,19 +13,32 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 export const MAX_QUEUED_REQUESTS = 16
 
 const queuedOn = new WeakMap<Socket, number>()
+const closing = new WeakSet<Socket>()
 
-/** Whether this request must wait for the answers before it on its connection. */
-export function isQueued (reply: FastifyReply): boolean {
+/**
+ * Ends the connection with this request's answer (`Connection: close`): no
+ * request pipelined after it is handled. Node alone would still hand the app
+ * one it parses after that answer has gone (it reads on, to discard a body).
+ */
+export function closeAfterAnswer (request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('connection', 'close')
+  closing.add(request.raw.socket)
+}
+
+/** Whether this request must wait for the answers before it on its connection, or not be handled at all. */
+export function mustWait (request: FastifyRequest, reply: FastifyReply): boolean {
   // Node gives a response its socket once every answer before it has gone.
-  return reply.raw.socket === null
+  return reply.raw.socket === null || closing.has(request.raw.socket)
 }
 
 /**
- * Calls `next` when the request's turn comes, or closes the connection when
- * too many are waiting. A request never handled is not logged; the closing is.
+ * Calls `next` when the request's turn comes; never, when its connection is
+ * closing; closes the connection when too many are waiting. A request never
+ * handled is not logged; the closing is.
  */
 export function awaitTurn (request: FastifyRequest, reply: FastifyReply, next: () => void): void {
   const socket = request.raw.socket
+  if (closing.has(socket)) return
   const queued = (queuedOn.get(socket) ?? 0) + 1
   if (queued > MAX_QUEUED_REQUESTS) {
     if (!socket.destroyed) {
