@@ -37,9 +37,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics
     cache: LinkCache
+    /** Ends every connection and every call to Kopo Kopo at once: for a shutdown that ran out of time. */
+    cutConnections: () => Promise<void>
   }
 }
 
+// How much longer than a wait on Kopo Kopo a connection may sit idle mid-request.
+export const CLIENT_IDLE_MARGIN_MS = 10_000
 // Past any request line Node's HTTP parser accepts with its default header limit.
 const MAX_PARAM_LENGTH = 65_536
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -68,6 +72,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     clientErrorHandler: clientErrorHandler(headers.api),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
+    // A connection with a request open and no byte moving either way is
+    // closed: a client that stopped reading its answer would otherwise hold
+    // it (and any file being sent) for good. The longest quiet spell a live
+    // request has is its wait on Kopo Kopo.
+    connectionTimeout: config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS,
     // An id is a path segment: let an overlong one reach the hooks (CORS, the
     // 414 below) and the route's own checks, rather than the router's refusal,
     // which runs no hook. Node's HTTP parser already bounds the request line
@@ -120,6 +129,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     dispatcher: deps.dispatcher, clock, sleep: deps.sleep ?? systemSleep, random: deps.random ?? Math.random, metrics
   })
   app.addHook('onClose', kopokopo.close)
+  app.decorate('cutConnections', async () => {
+    app.server.closeAllConnections()
+    await kopokopo.destroy()
+  })
   const cache = new LinkCache({
     maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, clock, onEvict: () => { metrics.cacheEvictions.inc() }
   })

@@ -29,6 +29,11 @@ function onSimulator (config: Config, simulator: Simulator): Config {
   }
 }
 
+// How long past SHUTDOWN_TIMEOUT_MS closing may still take, once the
+// connections are cut, before the process exits 1 regardless.
+const SHUTDOWN_LAST_RESORT_MS = 2000
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 // What a listen failure says about the configuration, rather than a stack trace.
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'the port is already in use',
@@ -65,10 +70,14 @@ async function main (): Promise<void> {
 
   // First SIGTERM/SIGINT: readiness turns 503 while requests are still served
   // for SHUTDOWN_DRAIN_DELAY_MS, then the listener stops accepting, in-flight
-  // requests finish (bounded by SHUTDOWN_TIMEOUT_MS), the upstream pool
-  // closes, exit 0. A second signal exits at once.
+  // requests finish (bounded by SHUTDOWN_TIMEOUT_MS, past which the connections
+  // still open are cut, with a warning), the upstream pool closes, exit 0. A
+  // second signal exits at once; so does close-with-grace, with 1, should
+  // closing hang even after the cut.
   const drainDelayMs = config.shutdownDrainDelayMs
-  closeWithGrace({ delay: drainDelayMs + config.shutdownTimeoutMs, logger: false }, async ({ signal, err }) => {
+  const { shutdownTimeoutMs } = config
+  const lastResortMs = Math.min(drainDelayMs + shutdownTimeoutMs + SHUTDOWN_LAST_RESORT_MS, MAX_TIMER_MS)
+  closeWithGrace({ delay: lastResortMs, logger: false }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
     else app.log.info({ signal, drainDelayMs }, 'shutting down')
     // After a crash there is nothing worth draining for.
@@ -77,7 +86,16 @@ async function main (): Promise<void> {
       await delay(drainDelayMs)
     }
     await metricsServer?.close()
+    // A request still waiting, or a client that stopped reading its answer,
+    // would otherwise hold close() until the process is killed, silently.
+    const cut = setTimeout(() => {
+      app.server.getConnections((_err, connections) => {
+        app.log.warn({ connections, shutdownTimeoutMs }, 'SHUTDOWN_TIMEOUT_MS has passed: closing the connections still open')
+        app.cutConnections().catch((err: unknown) => { app.log.error({ err }, 'cutting the connections failed') })
+      })
+    }, shutdownTimeoutMs)
     await app.close()
+    clearTimeout(cut)
   })
 
   const address = await listenOrExit(['HOST', 'PORT'], () => app.listen({ host: config.host, port: config.port }))

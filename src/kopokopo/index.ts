@@ -46,10 +46,17 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
   const tokens = new TokenProvider({
     upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
   })
+  let destroyed = false
   return {
     client: new KopoKopoClient(upstream, tokens),
     tokens,
-    /** Closes the pool when it is ours; an injected dispatcher belongs to its owner. */
-    close: async () => { if (deps.dispatcher === undefined) await dispatcher.close() }
+    /** Closes the pool when it is ours, once its calls are done; an injected dispatcher belongs to its owner. */
+    close: async () => { if (deps.dispatcher === undefined && !destroyed) await dispatcher.close() },
+    /** Ends the pool's calls in flight at once (a pending close() then completes). */
+    destroy: async () => {
+      if (deps.dispatcher !== undefined) return
+      destroyed = true
+      await dispatcher.destroy()
+    }
   }
 }
