@@ -5,7 +5,7 @@ import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
-import type { Config } from './config.js'
+import { MAX_TIMER_MS, type Config } from './config.js'
 import { BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
@@ -76,7 +76,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // closed: a client that stopped reading its answer would otherwise hold
     // it (and any file being sent) for good. The longest quiet spell a live
     // request has is its wait on Kopo Kopo.
-    connectionTimeout: config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS,
+    connectionTimeout: Math.min(config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS, MAX_TIMER_MS),
     // An id is a path segment: let an overlong one reach the hooks (CORS, the
     // 414 below) and the route's own checks, rather than the router's refusal,
     // which runs no hook. Node's HTTP parser already bounds the request line

@@ -9,7 +9,7 @@ import Value from 'typebox/value'
 const int = (defaultValue: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER, description = '') =>
   Type.Integer({ default: defaultValue, minimum, maximum, description })
 // Node's timers take at most this many milliseconds; longer ones fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1
+export const MAX_TIMER_MS = 2 ** 31 - 1
 const ms = (defaultValue: number, minimum: number) => int(defaultValue, minimum, MAX_TIMER_MS)
 
 export const EnvSchema = Type.Object({

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, MAX_TIMER_MS, type Config } from './config.js'
 import { loadEnvFile } from './env-file.js'
 import { buildMetricsServer } from './metrics/server.js'
 import { startSimulator, type Simulator } from './simulator/app.js'
@@ -32,7 +32,6 @@ function onSimulator (config: Config, simulator: Simulator): Config {
 // How long past SHUTDOWN_TIMEOUT_MS closing may still take, once the
 // connections are cut, before the process exits 1 regardless.
 const SHUTDOWN_LAST_RESORT_MS = 2000
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 // What a listen failure says about the configuration, rather than a stack trace.
 const LISTEN_ERRORS: Record<string, string> = {
