@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import { MAX_TIMER_MS, type Config } from './config.js'
-import { BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
+import { BadRequestTargetError, BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
@@ -86,9 +86,12 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // to the one error handler as bad ids.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
+      if (announcesBody(request)) closeAfterAnswer(request, reply)
       sendProblem(request.url.length > MAX_URL_LENGTH
         ? new UriTooLongError()
-        : error.code === 'FST_ERR_BAD_URL' && isPaymentLinkPath(request.url) ? new InvalidIdError() : error, request, reply)
+        : error.code !== 'FST_ERR_BAD_URL'
+          ? error
+          : isPaymentLinkPath(request.url) ? new InvalidIdError() : new BadRequestTargetError(), request, reply)
       // No hook runs for these, the access log's included.
       request.server.logUnrouted(request, reply)
     }
@@ -98,8 +101,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     // A pipelined request is handled only when the answers before it have gone (pipelining.ts).
-    if (mustWait(request, reply)) awaitTurn(request, reply, done)
-    else done()
+    if (mustWait(request, reply)) {
+      awaitTurn(request, reply, () => { closeIfBody(request, reply, done) })
+    } else {
+      closeIfBody(request, reply, done)
+    }
   })
 
   // Error handling and the access log come before any plugin that declares
@@ -112,16 +118,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(security, { corsOrigins: config.corsOrigins, headers })
   // After CORS's hook, so that a page's script can read these refusals rather
   // than see a CORS failure. (CORS answers preflights itself, before this.)
-  app.addHook('onRequest', (request, reply, done) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (request.url.length > MAX_URL_LENGTH) return done(new UriTooLongError())
     // No route takes a body; refusing one outright beats silently ignoring it.
-    const length = request.headers['content-length']
-    if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) return done()
-    // And the connection ends with the answer: Node would otherwise keep it
-    // open to read the unwanted body to its end, however slowly it comes (no
-    // request timeout applies once the answer has gone).
-    closeAfterAnswer(request, reply)
-    done(new BodyNotAllowedError())
+    done(announcesBody(request) ? new BodyNotAllowedError() : undefined)
   })
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 
@@ -150,6 +150,23 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(healthRoutes, { tokens: kopokopo.tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
   return app
+}
+
+function announcesBody (request: FastifyRequest): boolean {
+  const length = request.headers['content-length']
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
+}
+
+/**
+ * No route reads a body, and Node would keep the connection open to read an
+ * unwanted one to its end, however slowly it comes (no request timeout
+ * applies once the answer has gone): such a request's answer, whatever it is
+ * (a refusal, a preflight's), ends its connection. Judged once it is the
+ * request's turn on its connection, and before CORS may answer it.
+ */
+function closeIfBody (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  if (announcesBody(request)) closeAfterAnswer(request, reply)
+  done()
 }
 
 function hopsTrusted (hops: number) {

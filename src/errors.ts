@@ -14,7 +14,7 @@ export interface AppErrorOptions {
 
 /** Every code an AppError may carry: the compiler holds each error to this list, which the OpenAPI document shows. */
 export const PROBLEM_CODES = [
-  'INVALID_ID', 'BODY_NOT_ALLOWED', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
+  'INVALID_ID', 'BAD_REQUEST_TARGET', 'BODY_NOT_ALLOWED', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
   'RATE_LIMITED', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_REJECTED', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -127,6 +127,13 @@ export const MAX_URL_LENGTH = 2048
 export class UriTooLongError extends AppError {
   constructor () {
     super(414, 'URI_TOO_LONG', 'URI too long', { detail: `Request targets are limited to ${MAX_URL_LENGTH} characters.` })
+  }
+}
+
+/** A request target the router cannot read (Fastify's own message would quote it whole, query and userinfo included). */
+export class BadRequestTargetError extends AppError {
+  constructor () {
+    super(400, 'BAD_REQUEST_TARGET', 'Invalid request target', { detail: 'The request target is not a valid URL.' })
   }
 }
 

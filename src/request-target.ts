@@ -15,5 +15,8 @@ function pathStart (url: string): number {
   const authority = url.indexOf('://')
   // The asterisk form (`OPTIONS *`) and anything else odd stay as they are.
   if (authority === -1) return 0
-  return url.indexOf('/', authority + 3)
+  const slash = url.indexOf('/', authority + 3)
+  const query = url.indexOf('?', authority + 3)
+  // No path before the query (`http://host?x=/y`): the path is `/`, as the router has it.
+  return query !== -1 && (slash === -1 || query < slash) ? -1 : slash
 }

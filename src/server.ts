@@ -76,7 +76,11 @@ async function main (): Promise<void> {
   const drainDelayMs = config.shutdownDrainDelayMs
   const { shutdownTimeoutMs } = config
   const lastResortMs = Math.min(drainDelayMs + shutdownTimeoutMs + SHUTDOWN_LAST_RESORT_MS, MAX_TIMER_MS)
-  closeWithGrace({ delay: lastResortMs, logger: false }, async ({ signal, err }) => {
+  closeWithGrace({
+    delay: lastResortMs,
+    logger: false,
+    onTimeout: () => { app.log.error({ lastResortMs }, 'shutdown still not done after cutting the connections: exiting 1') }
+  }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
     else app.log.info({ signal, drainDelayMs }, 'shutting down')
     // After a crash there is nothing worth draining for.

@@ -47,15 +47,20 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
   })
   let destroyed = false
+  // undici's destroy() does not settle a close() that began with calls queued
+  // in the pool beyond its connections: close() stops waiting here instead.
+  let onDestroyed = (): void => {}
+  const destroyedOnce = new Promise<void>(resolve => { onDestroyed = resolve })
   return {
     client: new KopoKopoClient(upstream, tokens),
     tokens,
     /** Closes the pool when it is ours, once its calls are done; an injected dispatcher belongs to its owner. */
-    close: async () => { if (deps.dispatcher === undefined && !destroyed) await dispatcher.close() },
-    /** Ends the pool's calls in flight at once (a pending close() then completes). */
+    close: async () => { if (deps.dispatcher === undefined && !destroyed) await Promise.race([dispatcher.close(), destroyedOnce]) },
+    /** Ends the pool's calls in flight at once; a close() under way then returns. */
     destroy: async () => {
       if (deps.dispatcher !== undefined) return
       destroyed = true
+      onDestroyed()
       await dispatcher.destroy()
     }
   }

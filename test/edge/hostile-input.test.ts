@@ -87,6 +87,27 @@ t.test('a refused body ends its connection: a body trickling in cannot hold it o
   t.equal(fake.requests.length, 0)
 })
 
+t.test('a body on a request answered before the refusal (a preflight, a malformed URL) ends its connection too', { timeout: 15_000 }, async t => {
+  const { app, fake } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example' })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  const cases: Array<[string, number]> = [
+    [`OPTIONS /payment-links/${ACTIVE_ID} HTTP/1.1\r\nOrigin: https://shop.example\r\nAccess-Control-Request-Method: GET\r\n`, 204],
+    [`OPTIONS /payment-links/${ACTIVE_ID} HTTP/1.1\r\n`, 204],
+    ['GET /payment-links/%ZZ HTTP/1.1\r\n', 400]
+  ]
+  for (const [head, status] of cases) {
+    const socket = connect(port, '127.0.0.1')
+    socket.write(`${head}Host: x\r\nContent-Length: 1000000\r\n\r\nabc`)
+    let answer = ''
+    // Ends only when the service closes the connection.
+    for await (const chunk of socket) answer += String(chunk)
+    t.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), head.slice(0, head.indexOf(' HTTP')))
+    t.match(answer, /\r\nconnection: close\r\n/i)
+  }
+  t.equal(fake.requests.length, 0)
+})
+
 t.test('an absolute-form target is served by its path; its authority and userinfo reach no log or answer', async t => {
   const { app, fake, logs } = await buildTestApp(t)
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
@@ -101,16 +122,21 @@ t.test('an absolute-form target is served by its path; its authority and userinf
   t.equal(problemOf(missing).detail, 'No route for GET /nowhere.')
   const bad = await raw(port, 'GET http://merchant:hunter2-secret@bff.example/payment-links/nope HTTP/1.1\r\nHost: x\r\n\r\n')
   t.match(bad, /\r\ncache-status: k2-bff; detail=rejected\r\n/i, 'a payment-link path, whatever the form')
+  // The router cannot read these; Fastify's own message would quote them whole.
+  const unreadable = await raw(port, 'GET http://merchant:hunter2-secret@bff.example/anything?key=also-secret#fragment HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.match(unreadable, /^HTTP\/1\.1 400 /)
+  t.equal(problemOf(unreadable).detail, 'The request target is not a valid URL.')
   t.same(logs.lines.filter(l => l.msg === 'request').map(l => l.path),
-    [`/payment-links/${ACTIVE_ID}`, `/payment-links/${ACTIVE_ID}`, '/nowhere', '/payment-links/nope'])
+    [`/payment-links/${ACTIVE_ID}`, `/payment-links/${ACTIVE_ID}`, '/nowhere', '/payment-links/nope', '/anything'])
   t.notMatch(logs.text, /hunter2|also-secret|bff\.example/)
-  t.notMatch(found + missing + bad, /hunter2|also-secret/)
+  t.notMatch(found + missing + bad + unreadable, /hunter2|also-secret/)
 })
 
 t.test('targetPath keeps only the path', async t => {
   t.equal(targetPath('/payment-links/x?q=1'), '/payment-links/x')
   t.equal(targetPath('https://u:p@host:8080/a/b?c'), '/a/b')
   t.equal(targetPath('http://host'), '/')
+  t.equal(targetPath('http://u:p@host?key=/secret-token'), '/', 'a query before any path is no path')
   t.equal(targetPath('*'), '*')
 })
 
