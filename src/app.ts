@@ -82,8 +82,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // which runs no hook. Node's HTTP parser already bounds the request line
     // (16 KiB of headers by default).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // Malformed escapes are caught by the router before any hook; hand them
-    // to the one error handler as bad ids.
+    // Malformed escapes and unreadable targets are caught by the router before
+    // any hook; hand them to the one error handler, as bad ids on a payment
+    // link's path, else as a fixed 400 (Fastify's would quote the target whole).
     frameworkErrors: (error, request, reply) => {
       reply.header('x-request-id', request.id)
       if (announcesBody(request)) closeAfterAnswer(request, reply)
