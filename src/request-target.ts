@@ -20,3 +20,12 @@ function pathStart (url: string): number {
   // No path before the query (`http://host?x=/y`): the path is `/`, as the router has it.
   return query !== -1 && (slash === -1 || query < slash) ? -1 : slash
 }
+
+// Longer paths are cut where they are shown (a log line, a 404's detail).
+const MAX_SHOWN_PATH = 200
+
+/** targetPath(), cut to a length fit for a log line or an answer. */
+export function shownPath (url: string): string {
+  const path = targetPath(url)
+  return path.length > MAX_SHOWN_PATH ? `${path.slice(0, MAX_SHOWN_PATH)}…` : path
+}

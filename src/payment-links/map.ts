@@ -59,13 +59,13 @@ function absoluteUrl (link: string | null, base: string): string | null {
   }
 }
 
-/** `errors` is published only as null; elsewhere it is a string, a list or an object. */
 // Kopo Kopo's `errors` has no published shape. What is flattened stays
 // readable and bounded: a few levels deep (a deeper nesting would otherwise
 // exhaust the stack) and a few lines long.
 const MAX_ERROR_DEPTH = 8
 export const MAX_ERROR_LENGTH = 1000
 
+/** `errors` is published only as null; elsewhere it is a string, a list or an object. */
 export function flattenErrors (errors: unknown): string | null {
   if (errors === null || errors === undefined) return null
   const text = flatten(errors, 0)

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
-import { targetPath } from '../request-target.js'
+import { shownPath } from '../request-target.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,17 +18,8 @@ declare module 'fastify' {
   }
 }
 
-const MAX_LOGGED_PATH = 200
 // What proxies log for a client that closed the connection before the answer.
 const ABANDONED = 499
-
-// The path only: no route here takes a query, and a client that puts a
-// secret there (an API key, a token), or in an absolute URL's userinfo, must
-// not have it written to the logs.
-function loggedPath (url: string): string {
-  const path = targetPath(url)
-  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path
-}
 
 /**
  * One log line and one set of metrics per request, in place of Fastify's
@@ -52,7 +43,10 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
       request.log.info({
         method: request.method,
         route,
-        path: loggedPath(request.url),
+        // The path only: no route here takes a query, and a client that puts
+        // a secret there (an API key, a token), or in an absolute URL's
+        // userinfo, must not have it written to the logs.
+        path: shownPath(request.url),
         status,
         ...(status === ABANDONED ? { abandoned: true } : {}),
         durationMs: Math.round(reply.elapsedTime * 100) / 100,

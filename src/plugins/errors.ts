@@ -1,15 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
-import { targetPath } from '../request-target.js'
+import { shownPath, targetPath } from '../request-target.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
 // Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
-const KNOWN_PATHS = [/^\/payment-links\/[^/]*$/, /^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
+const PAYMENT_LINK_PATH = /^\/payment-links\/[^/]*$/
+const KNOWN_PATHS = [PAYMENT_LINK_PATH, /^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
 
 /** Whether a request target names a payment link (any id, even a malformed one). */
 export function isPaymentLinkPath (url: string): boolean {
-  return /^\/payment-links\/[^/]*$/.test(targetPath(url))
+  return PAYMENT_LINK_PATH.test(targetPath(url))
 }
 // Cache-Status of a payment-link request refused before the cache: a bad id or
 // method, a body, no API key, the rate limit. Errors from the lookup itself
@@ -29,7 +30,7 @@ export default fp(async function errorsPlugin (app: FastifyInstance, options: { 
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     const path = targetPath(request.url)
     if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
-    throw new NotFoundError(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path)
+    throw new NotFoundError(request.method, shownPath(request.url))
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })
 

@@ -81,6 +81,22 @@ export class FakeKopoKopo {
     this.#revoked.add(token)
   }
 
+  /**
+   * Runs `requests` while every answer to `call` (with `fault`, if given) is
+   * held back until `count` such calls have arrived, then lets them answer and
+   * returns what the requests got: requests that overlap for sure, without a
+   * real delay.
+   */
+  async holdUntilReceived<T> (call: Call, count: number, requests: () => Array<Promise<T>>, fault: Omit<Fault, 'until'> = {}): Promise<T[]> {
+    const held = gate()
+    this.always(call, { ...fault, until: held.promise })
+    const pending = requests()
+    await this.received(call, count)
+    held.open()
+    this.always(call, undefined)
+    return await Promise.all(pending)
+  }
+
   /** Resolves once `count` calls of this kind have arrived (answered or not). */
   async received (call: Call, count: number): Promise<void> {
     while (this.calls(call).length < count) {

@@ -10,12 +10,7 @@ t.test('N concurrent requests share one token fetch', async t => {
   // The token is held until the test has seen its call. The other requests
   // need no I/O to reach the token provider, so they are all waiting there
   // before the token, released only then, can come back.
-  const held = gate()
-  fake.enqueue('token', { until: held.promise })
-  const pending = ids.map(async id => await app.inject(`/payment-links/${id}`))
-  await fake.received('token', 1)
-  held.open()
-  const answers = await Promise.all(pending)
+  const answers = await fake.holdUntilReceived('token', 1, () => ids.map(async id => await app.inject(`/payment-links/${id}`)))
   t.ok(answers.every(a => a.statusCode === 200))
   t.equal(fake.calls('token').length, 1)
   t.equal(fake.calls('status').length, ids.length)
@@ -131,12 +126,7 @@ t.test('while the token endpoint fails, concurrent requests share one attempt an
   for (const id of ids) fake.links.set(id, upstreamLink(id))
   // The failure is held until the test has seen the call; the other requests
   // reach the token provider with no I/O, so all are waiting on that attempt.
-  const held = gate()
-  fake.enqueue('token', { status: 500, until: held.promise })
-  const pending = ids.map(async id => await app.inject(`/payment-links/${id}`))
-  await fake.received('token', 1)
-  held.open()
-  const answers = await Promise.all(pending)
+  const answers = await fake.holdUntilReceived('token', 1, () => ids.map(async id => await app.inject(`/payment-links/${id}`)), { status: 500 })
   t.ok(answers.every(a => a.statusCode === 502))
   t.equal(fake.calls('token').length, 1)
   t.equal(fake.calls('status').length, 0)

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline'
 import t from 'tap'
 import { Agent, type Dispatcher } from 'undici'
 import { buildTestApp, problem, type Teardown } from '../helpers/app.js'
-import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
+import { upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 12 }, (_, i) => `dddddddd-0000-4000-8000-${String(i).padStart(12, '0')}`)
 
@@ -26,12 +26,7 @@ t.test('UPSTREAM_CONNECTIONS caps the connections to Kopo Kopo under concurrency
   for (const id of ids) fake.links.set(id, upstreamLink(id))
   // Every answer is held until three calls are out at once: one connection
   // carries one call at a time, so by then three connections are open.
-  const held = gate()
-  fake.always('status', { until: held.promise })
-  const pending = ids.map(async id => await app.inject(`/payment-links/${id}`))
-  await fake.received('status', 3)
-  held.open()
-  const answers = await Promise.all(pending)
+  const answers = await fake.holdUntilReceived('status', 3, () => ids.map(async id => await app.inject(`/payment-links/${id}`)))
   t.ok(answers.every(a => a.statusCode === 200))
   t.equal(fake.calls('status').length, ids.length)
   const connections = new Set(fake.requests.map(r => r.port)).size

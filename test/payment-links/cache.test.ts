@@ -84,12 +84,7 @@ t.test('concurrent requests for one id share one upstream call', async t => {
   // Kopo Kopo holds its answer until the test has seen the call. The other 24
   // requests need no I/O to reach the service, so they are all there before
   // the answer, released only then, can come back.
-  const held = gate()
-  fake.always('status', { until: held.promise })
-  const pending = Array.from({ length: 25 }, async () => await get(app, ACTIVE_ID))
-  await fake.received('status', 1)
-  held.open()
-  const answers = await Promise.all(pending)
+  const answers = await fake.holdUntilReceived('status', 1, () => Array.from({ length: 25 }, async () => await get(app, ACTIVE_ID)))
   t.equal(fake.calls('status').length, 1)
   t.equal(fake.calls('token').length, 1)
   t.ok(answers.every(a => a.statusCode === 200 && a.body === answers[0]?.body))
