@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { problemType } from '../errors.js'
@@ -14,11 +15,23 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
 
 type ClientErrorHandler = (this: FastifyInstance, err: Error & { code?: string }, socket: Socket) => void
 
+// Node's own record of the answer a connection is writing (or is next to
+// write); the queued ones after it take its place as each finishes. Private,
+// but what Node's default handler consults for the same decision. Should it
+// ever go, a refusal is written at once, as it was before.
+type AnsweringSocket = Socket & { _httpMessage?: EventEmitter | null }
+
+// Connections whose refusal already waits for the answers before it: the
+// parser reports each chunk that arrives after its error again.
+const refusing = new WeakSet<Socket>()
+
 /**
  * Fastify's clientErrorHandler: answers malformed requests with a problem
  * document (with the API's security headers, as any answer) when the socket
  * can still take one, and logs at debug only, so a scanner cannot flood the
- * logs with parser stack traces.
+ * logs with parser stack traces. A request pipelined behind answers still
+ * being made is refused after them: written at once, the refusal would reach
+ * the client as the answer to the first of them, and the rest would be lost.
  */
 export function clientErrorHandler (securityHeaders: Record<string, string>): ClientErrorHandler {
   const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
@@ -29,11 +42,22 @@ export function clientErrorHandler (securityHeaders: Record<string, string>): Cl
       socket.destroy()
       return
     }
+    if (refusing.has(socket)) return
+    refusing.add(socket)
     const requestId = randomUUID()
     // With the id the client received, so a report can be matched to this line.
     this.log.debug({ requestId, code: err.code, status }, 'client error')
-    socket.end(rawProblem(status, title, requestId, extra))
+    afterPendingAnswers(socket, () => {
+      if (socket.writable) socket.end(rawProblem(status, title, requestId, extra))
+    })
   }
+}
+
+function afterPendingAnswers (socket: AnsweringSocket, then: () => void): void {
+  const answer = socket._httpMessage
+  if (answer == null) return then()
+  // Node hands the socket to the next queued answer as this one finishes, before 'close'.
+  answer.once('close', () => { afterPendingAnswers(socket, then) })
 }
 
 function rawProblem (status: number, title: string, requestId: string, extraHeaders: string): string {

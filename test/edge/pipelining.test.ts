@@ -82,3 +82,30 @@ t.test('a request pipelined behind a refused body is never handled', async t => 
   t.same(fake.requests.map(r => r.path), [], 'nothing reached Kopo Kopo, not even for a token')
   t.same(logs.lines.filter(l => l.msg === 'request').map(l => l.path), [`/payment-links/${ACTIVE_ID}`, '/health/live'])
 })
+
+t.test('a malformed request pipelined behind pending answers is refused after them, not in their place', async t => {
+  const { fake, open } = await serve(t)
+  const held = gate()
+  fake.enqueue('status', { until: held.promise })
+  const socket = open()
+  socket.write(get(`/payment-links/${ids[0]}`) + get(`/payment-links/${ids[1]}`) + 'NOT HTTP\r\n\r\n')
+  const answers = readAll(socket)
+  await fake.received('status', 1)
+  held.open()
+  const text = await answers
+  t.same(statusLines(text), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 400'], 'each request gets its own answer, then the refusal')
+  t.same([...text.matchAll(/"id":"([^"]+)"/g)].map(m => m[1]), ids.slice(0, 2))
+  t.match(text, /HTTP\/1\.1 400 Bad request\r\n[^]*"type":"[^"]*http-400"[^]*$/, 'the refusal is last, a problem document')
+})
+
+t.test('nothing is written after an answer that closed its connection, a waiting refusal included', async t => {
+  const { fake, open } = await serve(t)
+  const held = gate()
+  fake.enqueue('status', { until: held.promise })
+  const socket = open()
+  socket.write(get(`/payment-links/${ids[0]}`, 'Connection: close\r\n') + 'NOT HTTP\r\n\r\n')
+  const answers = readAll(socket)
+  await fake.received('status', 1)
+  held.open()
+  t.same(statusLines(await answers), ['HTTP/1.1 200'])
+})
