@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import { MAX_TIMER_MS, type Config } from './config.js'
-import { BadRequestTargetError, BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, UriTooLongError } from './errors.js'
+import { BadRequestTargetError, BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, MissingHostError, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
@@ -82,6 +82,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // which runs no hook. Node's HTTP parser already bounds the request line
     // (16 KiB of headers by default).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Node answers an HTTP/1.1 request without Host itself, with a bare 400
+    // and no hook run: let it through to be refused as a problem (below).
+    http: { requireHostHeader: false },
     // Malformed escapes and unreadable targets are caught by the router before
     // any hook; hand them to the one error handler, as bad ids on a payment
     // link's path, else as a fixed 400 (Fastify's would quote the target whole).
@@ -98,6 +101,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)
+  // No route takes a body: a client that asks leave to send one
+  // (`Expect: 100-continue`) gets its refusal straight away, rather than
+  // Node's automatic 100 Continue inviting the body first. Any other
+  // expectation is ignored, as RFC 9110 allows, rather than met with Node's
+  // bare 417.
+  for (const event of ['checkContinue', 'checkExpectation']) {
+    app.server.on(event, (req, res) => app.server.emit('request', req, res))
+  }
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -121,6 +132,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // than see a CORS failure. (CORS answers preflights itself, before this.)
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.url.length > MAX_URL_LENGTH) return done(new UriTooLongError())
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(new MissingHostError())
     // No route takes a body; refusing one outright beats silently ignoring it.
     done(announcesBody(request) ? new BodyNotAllowedError() : undefined)
   })

@@ -140,15 +140,21 @@ t.test('the circuit\'s 503, the API key\'s 401, and the HTTP parser\'s 431', asy
 
   await keyed.app.listen({ host: '127.0.0.1', port: 0 })
   const port = (keyed.app.server.address() as { port: number }).port
+  t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, await rawAnswer(port, `Host: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n`)), 431)
+  t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, await rawAnswer(port, '')), 400, 'no Host')
+})
+
+/** A GET written on a socket of its own, for what an injected request cannot be. */
+async function rawAnswer (port: number, headerLines: string): Promise<Answer> {
   const socket = connect(port, '127.0.0.1')
-  socket.end(`GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  socket.end(`GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\n${headerLines}\r\n`)
   let text = ''
   for await (const chunk of socket) text += String(chunk)
   const [head = '', body = ''] = text.split('\r\n\r\n')
   const [statusLine = '', ...lines] = head.split('\r\n')
   const headers = Object.fromEntries(lines.map(line => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
-  t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, { statusCode: Number(statusLine.split(' ')[1]), headers, body }), 431)
-})
+  return { statusCode: Number(statusLine.split(' ')[1]), headers, body }
+}
 
 t.test('health answers are described by the document', async t => {
   const { app, fake } = await buildTestApp(t)

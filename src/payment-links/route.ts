@@ -48,7 +48,7 @@ export const paymentLinkRouteSchema = {
     },
     304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', type: 'null', headers: { ...BUDGETED, ...VALIDATORS } },
     ...problemResponses({
-      400: { description: 'The id is not a UUID, or the request has a body (the connection is then closed).', headers: BUDGETED },
+      400: { description: 'The id is not a UUID, the request has a body (the connection is then closed), or an HTTP/1.1 request names no Host.', headers: BUDGETED },
       401: {
         description: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
         headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`.') }

@@ -173,3 +173,30 @@ t.test('an unexpected error is a bland 500, logged once with its stack', async t
   t.equal(logged.length, 1)
   t.match(logged[0], { level: 50, requestId: res.headers['x-request-id'], err: { message: /hunter2/, stack: /Error/ } })
 })
+
+t.test('HTTP/1.1 without Host, and expectations: problems, not Node\'s bare answers', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+
+  const hostless = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\n\r\n`)
+  t.match(hostless, /^HTTP\/1\.1 400 /)
+  t.match(hostless, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/)
+  t.match(hostless, /\r\nx-request-id: [0-9a-f-]{36}\r\n/)
+  t.match(problemOf(hostless), { type: 'urn:k2-bff:problem:missing-host', status: 400, detail: 'An HTTP/1.1 request must name its host in a Host header.' })
+  t.equal(fake.requests.length, 0, 'refused before any upstream work')
+  // Cached first: raw() half-closes its connection, which a wait on Kopo Kopo would not outlast.
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200)
+  // HTTP/1.0 has no Host requirement.
+  t.match(await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.0\r\n\r\n`), /^HTTP\/1\.1 200 /)
+
+  // Asked leave to send a body no route takes: refused at once, never invited.
+  const continued = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`)
+  t.match(continued, /^HTTP\/1\.1 400 /, 'no 100 Continue first')
+  t.match(continued, /\r\nconnection: close\r\n/i)
+  t.equal(problemOf(continued).type, 'urn:k2-bff:problem:body-not-allowed')
+  const unknown = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n`)
+  t.match(unknown, /^HTTP\/1\.1 200 /, 'an unknown expectation is ignored, not a bare 417')
+  t.equal(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4)).id, ACTIVE_ID)
+})
