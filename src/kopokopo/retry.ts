@@ -18,3 +18,15 @@ export function parseRetryAfterMs (value: string | string[] | undefined, now: nu
   if (Number.isNaN(date)) return undefined
   return Math.max(0, date - now)
 }
+
+// What a client is told to wait, in whole seconds. Never 0: a page that
+// honours it would come straight back while Kopo Kopo is still refusing.
+// Never more than a minute: Kopo Kopo's own value (which may be any number,
+// or a date years away) would otherwise stop every checkout page's polling
+// for as long, while the service itself calls again as soon as asked.
+export const MAX_CLIENT_RETRY_AFTER_S = 60
+
+/** A wait in ms as a client's Retry-After: whole seconds, 1 to 60. */
+export function clientRetryAfterS (waitMs: number): number {
+  return Math.min(MAX_CLIENT_RETRY_AFTER_S, Math.max(1, Math.ceil(waitMs / 1000)))
+}

@@ -6,7 +6,7 @@ import type { Clock, Sleep } from '../clock.js'
 import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
 import { within, type Deadline } from './deadline.js'
-import { backoffMs, parseRetryAfterMs } from './retry.js'
+import { backoffMs, clientRetryAfterS, parseRetryAfterMs } from './retry.js'
 
 /** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -68,7 +68,7 @@ export class Upstream {
       const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
       if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
         if (!(result instanceof Error) && result.status === 429) {
-          throw new UpstreamUnavailableError('Kopo Kopo is throttling requests.', Math.ceil((retryAfterMs ?? 1000) / 1000), 429)
+          throw new UpstreamUnavailableError('Kopo Kopo is throttling requests.', clientRetryAfterS(retryAfterMs ?? 1000), 429)
         }
         return unwrap(result)
       }
@@ -86,7 +86,7 @@ export class Upstream {
       ticket = this.#o.breaker.acquire()
     } catch (err) {
       if (!(err instanceof CircuitOpenError)) throw err
-      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', Math.max(1, Math.ceil(err.retryAfterMs / 1000)))
+      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(err.retryAfterMs))
     }
     deadline.attempts++
     const started = performance.now()

@@ -115,6 +115,24 @@ t.test('a 429 that outlasts the deadline is a 503 with Retry-After', async t => 
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=429')
 })
 
+t.test('Kopo Kopo\'s Retry-After reaches clients within 1 to 60 s: never "now", never for hours', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
+  const cases: Array<[string, string]> = [
+    ['0', '1'],
+    [new Date(clock.now() - 45_000).toUTCString(), '1'],
+    ['garbage', '1'],
+    ['99999999', '60'],
+    ['9'.repeat(400), '60'],
+    [new Date(clock.now() + 45_000).toUTCString(), '45']
+  ]
+  for (const [upstream, client] of cases) {
+    fake.always('status', { status: 429, headers: { 'retry-after': upstream } })
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 503, upstream)
+    t.equal(res.headers['retry-after'], client, upstream)
+  }
+})
+
 t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
   const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
