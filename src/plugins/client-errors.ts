@@ -12,8 +12,25 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_URI_TOO_LONG: [414, 'URI too long'],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request timeout']
 }
+const UNREADABLE = 'The HTTP request could not be read.'
+// A well-formed request line whose method the parser does not know names a
+// method the service does not implement (RFC 9110 §9.1: 501); a known one it
+// does not serve is a 405, from the router. Anything else is unreadable.
+const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.[01]\r?\n/
+const NOT_IMPLEMENTED: [number, string, string] = [501, 'Not implemented', 'The request method is not one this service implements.']
 
-type ClientErrorHandler = (this: FastifyInstance, err: Error & { code?: string }, socket: Socket) => void
+// Node attaches the bytes the parser choked on (Fastify types them as their JSON form).
+type ParserError = Error & { code?: string, rawPacket?: unknown }
+
+function classify (err: ParserError): [number, string, string] {
+  if (err.code === 'HPE_INVALID_METHOD' && Buffer.isBuffer(err.rawPacket) && REQUEST_LINE.test(err.rawPacket.toString('latin1'))) {
+    return NOT_IMPLEMENTED
+  }
+  const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
+  return [status, title, UNREADABLE]
+}
+
+type ClientErrorHandler = (this: FastifyInstance, err: ParserError, socket: Socket) => void
 
 // Node's own record of the answer a connection is writing (or is next to
 // write); the queued ones after it take its place as each finishes. Private,
@@ -36,7 +53,7 @@ const refusing = new WeakSet<Socket>()
 export function clientErrorHandler (securityHeaders: Record<string, string>): ClientErrorHandler {
   const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
   return function (err, socket) {
-    const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
+    const [status, title, detail] = classify(err)
     if (err.code === 'ECONNRESET' || !socket.writable) {
       this.log.debug({ code: err.code, status }, 'client error')
       socket.destroy()
@@ -48,7 +65,7 @@ export function clientErrorHandler (securityHeaders: Record<string, string>): Cl
     // With the id the client received, so a report can be matched to this line.
     this.log.debug({ requestId, code: err.code, status }, 'client error')
     afterPendingAnswers(socket, () => {
-      if (socket.writable) socket.end(rawProblem(status, title, requestId, extra))
+      if (socket.writable) socket.end(rawProblem(status, title, detail, requestId, extra))
     })
   }
 }
@@ -60,15 +77,11 @@ function afterPendingAnswers (socket: AnsweringSocket, then: () => void): void {
   answer.once('close', () => { afterPendingAnswers(socket, then) })
 }
 
-function rawProblem (status: number, title: string, requestId: string, extraHeaders: string): string {
-  const body = JSON.stringify({
-    type: problemType(`http-${status}`),
-    title,
-    status,
-    detail: 'The HTTP request could not be read.',
-    requestId
-  })
+function rawProblem (status: number, title: string, detail: string, requestId: string, extraHeaders: string): string {
+  const body = JSON.stringify({ type: problemType(`http-${status}`), title, status, detail, requestId })
   return `HTTP/1.1 ${status} ${title}\r\n` +
+    // Every answer from a server with a clock carries one (RFC 9110 §6.6.1).
+    `Date: ${new Date().toUTCString()}\r\n` +
     `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `Cache-Control: ${PROBLEM_CACHE_CONTROL}\r\n` +

@@ -152,10 +152,19 @@ t.test('below the router: huge headers, malformed requests', async t => {
   t.match(huge, /\r\nx-content-type-options: nosniff\r\n/, 'with the security headers of any answer')
   t.match(huge, /\r\ncontent-security-policy: default-src 'none';frame-ancestors 'none'\r\n/)
   t.match(problemOf(huge), { status: 431, title: 'Request header fields too large' })
+  const date = /\r\nDate: (.+)\r\n/.exec(huge)?.[1] ?? ''
+  t.ok(Math.abs(Date.parse(date) - Date.now()) < 60_000, `dated, as every answer (${date})`)
 
   const garbage = await raw(port, 'HELLO THERE\r\n\r\n')
   t.match(garbage, /^HTTP\/1\.1 400 /)
   t.match(problemOf(garbage), { status: 400, type: 'urn:k2-bff:problem:http-400' })
+
+  // A method Node's parser does not know: not implemented, rather than unreadable.
+  const unknownMethod = await raw(port, `FOO /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.match(unknownMethod, /^HTTP\/1\.1 501 /)
+  t.match(problemOf(unknownMethod), { status: 501, type: 'urn:k2-bff:problem:http-501', detail: 'The request method is not one this service implements.' })
+  const known = await raw(port, `PROPFIND /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.match(known, /^HTTP\/1\.1 405 /, 'a known method the service does not serve is a 405')
 
   const badHeader = await raw(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n')
   t.match(badHeader, /^HTTP\/1\.1 400 /)
