@@ -102,8 +102,12 @@ export class UpstreamUnavailableError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor (detail: string) {
+  /** A key was sent, and it is not one of ours (RFC 6750's `invalid_token`), rather than none sent. */
+  readonly keyRejected: boolean
+
+  constructor (detail: string, keyRejected: boolean) {
     super(401, 'UNAUTHORIZED', 'Unauthorized', { detail })
+    this.keyRejected = keyRejected
   }
 }
 

@@ -51,7 +51,7 @@ export const paymentLinkRouteSchema = {
       400: { description: 'The id is not a UUID, the request has a body (the connection is then closed), or an HTTP/1.1 request names no Host.', headers: BUDGETED },
       401: {
         description: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
-        headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`.') }
+        headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`, followed by `, error="invalid_token"` when a key was sent and is not valid.') }
       },
       404: { description: 'Kopo Kopo has no payment link with this id.', headers: BUDGETED },
       414: {

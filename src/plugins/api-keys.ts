@@ -51,11 +51,13 @@ export default fp(async function apiKeysPlugin (app: FastifyInstance, options: {
 
 async function requireApiKey (request: FastifyRequest): Promise<void> {
   if (request.apiKeyId !== null) return
-  throw new UnauthorizedError(presentedKey(request) === undefined
-    ? 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'
-    : 'The API key is not valid.')
+  throw presentedKey(request) === undefined
+    ? new UnauthorizedError('An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.', false)
+    : new UnauthorizedError('The API key is not valid.', true)
 }
 
+// X-API-Key, when sent, is the key: an Authorization header beside it may be
+// meant for something else on the way (a proxy's own credentials).
 function presentedKey (request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key']
   if (typeof header === 'string' && header !== '') return header

@@ -59,7 +59,9 @@ function sendProblem (err: FastifyError, request: FastifyRequest, reply: Fastify
   }
   if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
-  if (error instanceof UnauthorizedError) reply.header('www-authenticate', WWW_AUTHENTICATE)
+  if (error instanceof UnauthorizedError) {
+    reply.header('www-authenticate', error.keyRejected ? `${WWW_AUTHENTICATE}, error="invalid_token"` : WWW_AUTHENTICATE)
+  }
   // An error tells of a moment (an outage, a spent budget, a link not there
   // yet): without this, shared caches may keep a 404, 405 or 414 heuristically.
   reply.header('cache-control', PROBLEM_CACHE_CONTROL)

@@ -90,7 +90,11 @@ t.test('API keys: required when configured, by Bearer or X-API-Key', async t => 
   const wrong = await app.inject({ url, headers: { authorization: 'Bearer wrong-key-0123456789' } })
   t.equal(wrong.statusCode, 401)
   t.equal(wrong.json().detail, 'The API key is not valid.')
-  t.equal((await app.inject({ url, headers: { 'x-api-key': `${KEY}x` } })).statusCode, 401)
+  t.equal(wrong.headers['www-authenticate'], 'Bearer realm="k2-payment-links-bff", error="invalid_token"', 'RFC 6750: a key was sent, and refused')
+  const wrongHeader = await app.inject({ url, headers: { 'x-api-key': `${KEY}x` } })
+  t.equal(wrongHeader.statusCode, 401)
+  t.equal(wrongHeader.headers['www-authenticate'], 'Bearer realm="k2-payment-links-bff", error="invalid_token"')
+  t.equal((await app.inject({ url, headers: { 'x-api-key': `${KEY}x`, authorization: `Bearer ${KEY}` } })).statusCode, 401, 'X-API-Key, when sent, is the key')
   t.equal((await app.inject({ url, headers: { authorization: `Basic ${KEY}` } })).statusCode, 401)
   t.equal(fake.requests.length, 0, 'nothing reached upstream')
 
