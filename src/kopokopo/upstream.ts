@@ -10,6 +10,8 @@ import { backoffMs, clientRetryAfterS, parseRetryAfterMs } from './retry.js'
 
 /** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024
+// Where the copy of a body in several chunks starts; it doubles from there.
+const MIN_COPY_BYTES = 16 * 1024
 
 export type UpstreamCall = 'token' | 'status'
 export type UpstreamOutcome = 'ok' | 'not_found' | 'unauthorized' | 'client_error' | 'server_error' |
@@ -149,21 +151,37 @@ export class Upstream {
  * The whole body, refused once it passes MAX_BODY_BYTES (a chunked answer
  * declares no length). Events rather than an async iterator: the answer is
  * usually one chunk, and the iterator's promises and listeners cost more.
+ * Later chunks are copied into one buffer, not kept: each of undici's chunks
+ * is a view that holds on to a socket read buffer, so an answer sent a byte
+ * per chunk, within the byte cap, held some 100 MB of them and two at once
+ * ran the service out of heap.
  */
 async function readCapped (body: Readable, status: number): Promise<Buffer> {
   return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
+    let first: Buffer | undefined
+    let copied: Buffer | undefined
     let size = 0
     body.on('data', (chunk: Buffer) => {
+      const at = size
       size += chunk.length
       if (size > MAX_BODY_BYTES) {
         body.destroy()
         reject(new TooLargeError(status))
         return
       }
-      chunks.push(chunk)
+      if (first === undefined && copied === undefined) {
+        first = chunk
+        return
+      }
+      if (copied === undefined || size > copied.length) {
+        const grown = Buffer.allocUnsafe(Math.min(MAX_BODY_BYTES, Math.max(size, 2 * (copied?.length ?? at), MIN_COPY_BYTES)))
+        ;(copied ?? first)?.copy(grown, 0, 0, at)
+        copied = grown
+        first = undefined
+      }
+      chunk.copy(copied, at)
     })
-    body.once('end', () => resolve(Buffer.concat(chunks, size)))
+    body.once('end', () => resolve(copied?.subarray(0, size) ?? first ?? Buffer.alloc(0)))
     body.once('error', reject)
   })
 }

@@ -33,7 +33,11 @@ export interface Fault {
   truncate?: boolean
   /** Send headers, then one space every this many milliseconds, never finishing. */
   trickleMs?: number
+  /** Send the body chunked, this many bytes a chunk. */
+  chunkBytes?: number
 }
+
+const CRLF = Buffer.from('\r\n')
 
 export type Call = 'token' | 'status'
 
@@ -145,6 +149,14 @@ export class FakeKopoKopo {
       setImmediate(() => req.socket.destroy())
       return
     }
+    if (fault?.chunkBytes !== undefined) {
+      // Framed here and written at once, then the connection closed: through
+      // Node's response, a write per chunk took seconds for a megabyte in bytes.
+      const head = Object.entries({ ...headers, 'transfer-encoding': 'chunked', connection: 'close' })
+        .map(([name, value]) => `${name}: ${value}\r\n`).join('')
+      req.socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${answer.status} X\r\n${head}\r\n`), chunked(Buffer.from(answer.body), fault.chunkBytes)]))
+      return
+    }
     res.writeHead(answer.status, headers)
     res.end(answer.body)
   }
@@ -224,4 +236,15 @@ export function gate (): { promise: Promise<void>, open: () => void } {
   let open = (): void => {}
   const promise = new Promise<void>(resolve => { open = resolve })
   return { promise, open }
+}
+
+/** `body` in chunked transfer coding, `size` bytes a chunk. */
+function chunked (body: Buffer, size: number): Buffer {
+  const parts: Buffer[] = []
+  for (let at = 0; at < body.length; at += size) {
+    const piece = body.subarray(at, at + size)
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, CRLF)
+  }
+  parts.push(Buffer.from('0\r\n\r\n'))
+  return Buffer.concat(parts)
 }

@@ -286,6 +286,19 @@ t.test('backoff and Retry-After parsing', async t => {
   t.equal(parseRetryAfterMs(undefined, now), undefined)
 })
 
+t.test('a body in many chunks is put together whole, whatever the chunk size', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  // Across the copy's first size (16 KiB) and its doublings, up to the cap.
+  for (const [noteBytes, chunkBytes] of [[10, 7], [40_000, 1], [300_000, 4093], [1024 * 1024 - 1000, 65_536]] as const) {
+    const note = 'n'.repeat(noteBytes)
+    const body = JSON.stringify(upstreamLink(ACTIVE_ID, { note }))
+    fake.enqueue('status', { status: 200, body, chunkBytes })
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 200, `${body.length} bytes in chunks of ${chunkBytes}`)
+    t.equal(res.json().note, note)
+  }
+})
+
 t.test('an oversized body without Content-Length is cut off while reading', async t => {
   const { app, fake } = await buildTestApp(t)
   const big = JSON.stringify(upstreamLink(ACTIVE_ID, { note: 'y'.repeat(1024 * 1024) }))
