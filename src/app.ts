@@ -139,7 +139,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(swagger, { apiKeys: config.apiKeys.length > 0, version: pkg.version })
 
   const kopokopo = createKopoKopo(config, {
-    dispatcher: deps.dispatcher, clock, sleep: deps.sleep ?? systemSleep, random: deps.random ?? Math.random, metrics
+    dispatcher: deps.dispatcher, clock, sleep: deps.sleep ?? systemSleep, random: deps.random ?? Math.random, metrics, log: app.log
   })
   app.addHook('onClose', kopokopo.close)
   app.decorate('cutConnections', async () => {

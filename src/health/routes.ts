@@ -41,12 +41,12 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
 
   app.get('/health/ready', {
     schema: {
-      summary: 'Readiness: an access token is held or can be obtained',
+      summary: 'Readiness: an access token has been obtained, or can be now',
       operationId: 'getReadiness',
       tags: ['health'],
       response: {
-        200: json('Ready: an access token is held or was just obtained.', Ready),
-        503: json('Not ready: no access token can be obtained, or the service is draining.', NotReady)
+        200: json('Ready: an access token has been obtained (now or before; Kopo Kopo failing later does not undo it).', Ready),
+        503: json('Not ready: no access token has been obtained yet and none can be now, or the service is draining.', NotReady)
       }
     }
   }, async (_request, reply) => {
@@ -56,8 +56,14 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
   })
 }
 
+// Ready once a token has been had: the credentials and the way to Kopo Kopo
+// worked. Kopo Kopo failing later does not make an instance unready. Every
+// instance would fail together, and the load balancer, left with none, would
+// answer in their place: no cached or stale answer, no problem document, no
+// CORS grant. The service answers that outage itself (stale-if-error, 503s
+// with Retry-After), and its metrics and logs show it.
 async function canGetToken ({ tokens, timeoutMs }: HealthOptions): Promise<boolean> {
-  if (tokens.holdsToken) return true
+  if (tokens.obtainedOnce) return true
   try {
     await withDeadline(timeoutMs, async deadline => await tokens.get(deadline))
     return true

@@ -1,5 +1,7 @@
+import type { FastifyBaseLogger } from 'fastify'
 import { Pool, type Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
+import { AppError } from '../errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { CircuitBreaker } from './circuit-breaker.js'
@@ -14,6 +16,7 @@ export interface KopoKopoDeps {
   sleep: Sleep
   random: () => number
   metrics: Metrics
+  log: FastifyBaseLogger
 }
 
 /**
@@ -44,7 +47,14 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     }
   })
   const tokens = new TokenProvider({
-    upstream, ...credentials, clock, timeoutMs: config.upstream.timeoutMs, onFetch: () => metrics.tokenFetches.inc()
+    upstream,
+    ...credentials,
+    clock,
+    timeoutMs: config.upstream.timeoutMs,
+    onFetch: () => metrics.tokenFetches.inc(),
+    onRenewalFailure: (err, expiresInMs) => {
+      deps.log.warn({ ...errorFields(err), expiresInMs }, 'renewing the access token failed; the current one is used until it expires')
+    }
   })
   let destroyed = false
   // undici's destroy() does not settle a close() that began with calls queued
@@ -64,4 +74,9 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
       await dispatcher.destroy()
     }
   }
+}
+
+/** What a log line says of an upstream failure: its code and Kopo Kopo's status, never a body. */
+function errorFields (err: unknown): Record<string, unknown> {
+  return err instanceof AppError ? { code: err.code, upstreamStatus: err.upstreamStatus } : { err }
 }

@@ -16,7 +16,8 @@ export const TokenResponse = Type.Object({
   // Unused: the service always sends Bearer.
   token_type: Type.Optional(Type.Unknown()),
   // Seconds, as a number or numeric text; RFC 6749 lets a server leave it out.
-  expires_in: Type.Optional(Type.Union([Type.Number(), Type.String({ pattern: '^\\d+(\\.\\d+)?$' })])),
+  // Read leniently (token-provider.ts): a token is usable whatever this says.
+  expires_in: Type.Optional(Type.Unknown()),
   // An ISO string in some answers, a number in others; unused.
   created_at: Type.Optional(Type.Unknown())
 })

@@ -12,11 +12,15 @@ export interface TokenProviderOptions {
   /** Deadline of one token fetch; shared by every request waiting on it. */
   timeoutMs: number
   onFetch?: () => void
+  /** A renewal failed while the token in hand was still good (no request saw the failure). */
+  onRenewalFailure?: (err: unknown, expiresInMs: number) => void
 }
 
 interface Token {
   value: string
   renewAt: number
+  /** When Kopo Kopo stops taking it, counted from when it was asked for. */
+  expiresAt: number
 }
 
 // Renew a minute early (or a tenth of the lifetime for short-lived tokens), so
@@ -29,23 +33,28 @@ export const DEFAULT_TOKEN_LIFETIME_S = 300
 /**
  * Holds one OAuth client-credentials token in memory. Concurrent callers share
  * a single fetch (and its failure: a failing token endpoint sees one attempt,
- * not one per waiting request).
+ * not one per waiting request). A token is renewed shortly before it expires,
+ * in the background: until it does expire, requests go on using it rather
+ * than wait on its renewal, or fail with it.
  */
 export class TokenProvider {
   readonly #o: TokenProviderOptions
   #token: Token | null = null
   #pending: Promise<Token> | null = null
+  #obtained = false
 
   constructor (options: TokenProviderOptions) {
     this.#o = options
   }
 
-  /** A valid access token, fetched when there is none or it is about to expire. */
+  /** A valid access token, fetched when there is none or it has expired; renewed in the background shortly before. */
   async get (deadline: Deadline): Promise<string> {
     const token = this.#token
-    if (token !== null && this.#o.clock.now() < token.renewAt) return token.value
-    this.#pending ??= this.#fetch().finally(() => { this.#pending = null })
-    const fresh = await within(this.#pending, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
+    const now = this.#o.clock.now()
+    if (token !== null && now < token.renewAt) return token.value
+    const renewal = this.#renewal()
+    if (token !== null && now < token.expiresAt) return token.value
+    const fresh = await within(renewal, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
     return fresh.value
   }
 
@@ -58,10 +67,30 @@ export class TokenProvider {
   }
 
   get holdsToken (): boolean {
-    return this.#token !== null && this.#o.clock.now() < this.#token.renewAt
+    return this.#token !== null && this.#o.clock.now() < this.#token.expiresAt
+  }
+
+  /** Whether a token was ever obtained: the credentials and the way to Kopo Kopo worked at least once. */
+  get obtainedOnce (): boolean {
+    return this.#obtained
+  }
+
+  /** The fetch under way, or a new one. */
+  #renewal (): Promise<Token> {
+    if (this.#pending !== null) return this.#pending
+    const pending = this.#fetch().finally(() => { this.#pending = null })
+    this.#pending = pending
+    pending.catch((err: unknown) => {
+      // A request waiting on it has its failure; one renewing early has none to tell.
+      const token = this.#token
+      const left = token === null ? 0 : token.expiresAt - this.#o.clock.now()
+      if (left > 0) this.#o.onRenewalFailure?.(err, left)
+    })
+    return pending
   }
 
   async #fetch (): Promise<Token> {
+    const askedAt = this.#o.clock.now()
     const body = new URLSearchParams({
       client_id: this.#o.clientId,
       client_secret: this.#o.clientSecret,
@@ -91,13 +120,22 @@ export class TokenProvider {
     if (!checkTokenResponse.Check(parsed)) {
       throw new UpstreamBadResponseError('The Kopo Kopo token endpoint sent an answer of the wrong shape.', { upstreamStatus: 200 })
     }
-    const seconds = Number(parsed.expires_in)
-    const lifetimeMs = (seconds > 0 ? seconds : DEFAULT_TOKEN_LIFETIME_S) * 1000
+    const lifetimeMs = lifetimeSeconds(parsed.expires_in) * 1000
     const token = {
       value: parsed.access_token,
-      renewAt: this.#o.clock.now() + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10)
+      renewAt: askedAt + lifetimeMs - Math.min(MAX_MARGIN_MS, lifetimeMs / 10),
+      expiresAt: askedAt + lifetimeMs
     }
     this.#token = token
+    this.#obtained = true
     return token
   }
+}
+
+/** `expires_in` as Kopo Kopo sent it: seconds as a number or numeric text; anything else, or none, is the default. */
+function lifetimeSeconds (value: unknown): number {
+  const seconds = typeof value === 'number'
+    ? value
+    : typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN
+  return seconds > 0 && Number.isFinite(seconds) ? seconds : DEFAULT_TOKEN_LIFETIME_S
 }

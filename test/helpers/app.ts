@@ -24,11 +24,27 @@ export class ManualClock {
 export class LogCapture extends Writable {
   readonly lines: Array<Record<string, unknown>> = []
   text = ''
+  readonly #waiters = new Set<() => void>()
   override _write (chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
     const text = chunk.toString()
     this.text += text
     for (const line of text.split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line))
+    for (const wake of this.#waiters) wake()
     done()
+  }
+
+  /** The first line that matches, once it has been written (for lines written after a request's answer). */
+  async waitFor (match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    return await new Promise(resolve => {
+      const check = () => {
+        const found = this.lines.find(match)
+        if (found === undefined) return
+        this.#waiters.delete(check)
+        resolve(found)
+      }
+      this.#waiters.add(check)
+      check()
+    })
   }
 }
 

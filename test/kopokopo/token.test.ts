@@ -27,8 +27,35 @@ t.test('the token is renewed shortly before expires_in runs out', async t => {
   t.equal(fake.calls('token').length, 1, 'still valid 61 s before expiry')
   clock.advance(2_000)
   await app.inject(`/payment-links/${ACTIVE_ID}`)
-  t.equal(fake.calls('token').length, 2, 'renewed inside the last minute')
-  t.same(fake.calls('status').map(r => r.headers.authorization), ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'])
+  await fake.received('token', 2)
+  t.pass('renewed inside the last minute')
+  // Past the old token's expiry: whether or not its renewal has come back yet, the new one is used.
+  clock.advance(60_000)
+  await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.same(fake.calls('status').map(r => r.headers.authorization),
+    ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'], 'the old token serves while its renewal runs')
+  t.equal(fake.calls('token').length, 2)
+})
+
+t.test('a renewal that fails while the token is still good: requests go on with it, and the next one renews again', async t => {
+  const { app, fake, clock, logs } = await buildTestApp(t, { CACHE_TTL_MS: '0', UPSTREAM_RETRIES: '0' })
+  fake.tokenTtlSeconds = 3600
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal((await lookup()).statusCode, 200)
+  clock.advance(3600_000 - 30_000)
+  fake.enqueue('token', { status: 500 })
+  t.equal((await lookup()).statusCode, 200, 'answered with the token in hand')
+  await fake.received('token', 2)
+  const failed = await logs.waitFor(l => l.msg === 'renewing the access token failed; the current one is used until it expires')
+  t.match(failed, { level: 40, expiresInMs: 30_000, code: 'UPSTREAM_BAD_RESPONSE', upstreamStatus: 500 })
+  t.equal((await lookup()).statusCode, 200)
+  await fake.received('token', 3)
+  clock.advance(30_000)
+  t.equal((await lookup()).statusCode, 200)
+  t.same(fake.calls('status').map(r => r.headers.authorization),
+    ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'])
+  t.notMatch(logs.text, /test-token/, 'no token in the log')
 })
 
 t.test('short-lived tokens are renewed a tenth of their life early', async t => {
@@ -175,7 +202,22 @@ t.test('expires_in as text is read; without a usable one the token is renewed af
   await lookup()
   clock.advance(2_000)
   await lookup()
+  // Past tok-none's expiry, so the renewal begun above is waited for if it has not come back.
+  clock.advance(30_000)
+  await lookup()
   t.same(fake.calls('status').map(r => r.headers.authorization),
-    ['Bearer tok-text', 'Bearer tok-text', 'Bearer tok-none', 'Bearer tok-none', 'Bearer tok-zero'])
+    ['Bearer tok-text', 'Bearer tok-text', 'Bearer tok-text', 'Bearer tok-none', 'Bearer tok-none', 'Bearer tok-zero'])
   t.equal(fake.calls('token').length, 3)
+})
+
+t.test('an expires_in that is null or not a number does not make the token unusable', async t => {
+  for (const [token, expires] of [['tok-null', null], ['tok-words', 'one hour'], ['tok-object', { seconds: 3600 }]] as const) {
+    const { app, fake } = await buildTestApp(t)
+    fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+    fake.issued.push(token)
+    fake.enqueue('token', { status: 200, body: JSON.stringify({ access_token: token, expires_in: expires }) })
+    const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+    t.equal(res.statusCode, 200, JSON.stringify(expires))
+    t.same(fake.calls('status').map(r => r.headers.authorization), [`Bearer ${token}`])
+  }
 })

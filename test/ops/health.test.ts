@@ -38,3 +38,14 @@ t.test('ready: 503 "draining" once shutdown has begun, while other routes still 
   t.same(res.json(), { status: 'draining', upstream: 'kopokopo' })
   t.equal((await app.inject('/health/live')).statusCode, 200)
 })
+
+t.test('ready: once a token has been had, Kopo Kopo failing does not make the instance unready', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  t.equal((await app.inject('/health/ready')).statusCode, 200)
+  fake.always('token', { status: 500 })
+  clock.advance(2 * 3600_000)
+  const res = await app.inject('/health/ready')
+  t.equal(res.statusCode, 200, 'the token expired and cannot be renewed, and the instance still answers')
+  t.same(res.json(), { status: 'ok', upstream: 'kopokopo' })
+  t.equal(fake.calls('token').length, 1, 'the probe does not call Kopo Kopo again')
+})
