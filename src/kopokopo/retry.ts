@@ -14,6 +14,9 @@ export function parseRetryAfterMs (value: string | string[] | undefined, now: nu
   if (typeof value !== 'string') return undefined
   const text = value.trim()
   if (/^\d+$/.test(text)) return Number(text) * 1000
+  // Every HTTP-date form begins with a day name; Date.parse alone would read
+  // '-5' or '1.5' as days in 2001, that is as "now".
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined
   const date = Date.parse(text)
   if (Number.isNaN(date)) return undefined
   return Math.max(0, date - now)

@@ -57,7 +57,9 @@ export const checkPaymentLinkResponse = Compile(PaymentLinkResponse)
 /** An upstream body as JSON, or undefined when it is not JSON; the schema checks say the rest. */
 export function parseJson (body: Buffer): unknown {
   try {
-    return JSON.parse(body.toString('utf8'))
+    // A byte-order mark may lead a JSON text (RFC 8259 §8.1 lets a parser ignore it); JSON.parse would refuse it.
+    const text = body.toString('utf8')
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
   } catch {
     return undefined
   }

@@ -283,7 +283,19 @@ t.test('backoff and Retry-After parsing', async t => {
   t.equal(parseRetryAfterMs('Mon, 01 Jun 2026 09:00:07 GMT', now), 7000)
   t.equal(parseRetryAfterMs('Mon, 01 Jun 2026 08:00:00 GMT', now), 0, 'a date in the past means now')
   t.equal(parseRetryAfterMs('soon', now), undefined)
+  t.equal(parseRetryAfterMs('-5', now), undefined, 'not a date in 2001')
+  t.equal(parseRetryAfterMs('1.5', now), undefined)
+  t.equal(parseRetryAfterMs('Monday, 01-Jun-26 09:00:07 GMT', now), 7000, 'RFC 850 form')
+  t.equal(parseRetryAfterMs('Mon Jun  1 09:00:07 2026', now) !== undefined, true, 'asctime form')
   t.equal(parseRetryAfterMs(undefined, now), undefined)
+})
+
+t.test('a JSON answer led by a byte-order mark is read', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.enqueue('status', { status: 200, body: '\ufeff' + JSON.stringify(upstreamLink(ACTIVE_ID)) })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().id, ACTIVE_ID)
 })
 
 t.test('a body in many chunks is put together whole, whatever the chunk size', async t => {
