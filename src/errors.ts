@@ -9,6 +9,8 @@ export interface AppErrorOptions {
   retryAfter?: number
   /** What Kopo Kopo answered, for Cache-Status and logs; never sent raw. */
   upstreamStatus?: number
+  /** Why, in terms only an operator needs (a transport error's code, the field an answer got wrong): logged, never sent. */
+  reason?: string
   cause?: unknown
 }
 
@@ -32,6 +34,7 @@ export class AppError extends Error {
   readonly detail: string
   readonly retryAfter: number | undefined
   readonly upstreamStatus: number | undefined
+  readonly reason: string | undefined
 
   constructor (statusCode: number, code: ProblemCode, title: string, options: AppErrorOptions = {}) {
     super(options.detail ?? title, { cause: options.cause })
@@ -42,6 +45,7 @@ export class AppError extends Error {
     this.detail = options.detail ?? title
     this.retryAfter = options.retryAfter
     this.upstreamStatus = options.upstreamStatus
+    this.reason = options.reason
   }
 
   /** The problem `type` URI: stable, documented in the OpenAPI document. */
@@ -74,10 +78,14 @@ export class UpstreamBadResponseError extends AppError {
 
 /** Kopo Kopo refused our client credentials: an operator must fix the configuration. */
 export class UpstreamAuthError extends AppError {
-  constructor (upstreamStatus: number) {
+  /** `refused` names what Kopo Kopo refused: the client credentials (the token call), or a token it had just issued (the status call). */
+  constructor (upstreamStatus: number, reason: string | undefined, refused: 'credentials' | 'fresh token' = 'credentials') {
     super(502, 'UPSTREAM_AUTH_REJECTED', 'Kopo Kopo rejected the service credentials', {
-      detail: 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.',
-      upstreamStatus
+      detail: refused === 'credentials'
+        ? 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.'
+        : 'Kopo Kopo refused an access token it had just issued to this service; the operator has been alerted in the logs.',
+      upstreamStatus,
+      reason
     })
   }
 }

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyBaseLogger } from 'fastify'
 import Type from 'typebox'
+import { AppError } from '../errors.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
 import { headerDoc, REQUEST_ID_HEADER } from '../problem.js'
@@ -49,9 +51,9 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
         503: json('Not ready: no access token has been obtained yet and none can be now, or the service is draining.', NotReady)
       }
     }
-  }, async (_request, reply) => {
+  }, async (request, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining', upstream: options.upstream })
-    const ready = await canGetToken(options)
+    const ready = await canGetToken(options, request.log)
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
   })
 }
@@ -62,12 +64,15 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
 // answer in their place: no cached or stale answer, no problem document, no
 // CORS grant. The service answers that outage itself (stale-if-error, 503s
 // with Retry-After), and its metrics and logs show it.
-async function canGetToken ({ tokens, timeoutMs }: HealthOptions): Promise<boolean> {
+async function canGetToken ({ tokens, timeoutMs }: HealthOptions, log: FastifyBaseLogger): Promise<boolean> {
   if (tokens.obtainedOnce) return true
   try {
     await withDeadline(timeoutMs, async deadline => await tokens.get(deadline))
     return true
-  } catch {
+  } catch (err) {
+    // An instance that never turns ready must say why, or its log shows only 503s.
+    const { code, upstreamStatus, reason } = err instanceof AppError ? err : { code: undefined, upstreamStatus: undefined, reason: String(err) }
+    log.warn({ code, upstreamStatus, reason }, `not ready: ${err instanceof Error ? err.message : 'no access token'}`)
     return false
   }
 }

@@ -1,6 +1,6 @@
 import { UpstreamAuthError, UpstreamBadResponseError } from '../errors.js'
 import type { Deadline } from './deadline.js'
-import { checkPaymentLinkResponse, parseJson, type PaymentLinkResponse } from './schemas.js'
+import { checkPaymentLinkResponse, mismatch, parseJson, upstreamMessage, type PaymentLinkResponse } from './schemas.js'
 import type { TokenProvider } from './token-provider.js'
 import type { Upstream, UpstreamResponse } from './upstream.js'
 
@@ -27,31 +27,41 @@ export class KopoKopoClient {
     let response = await this.#getOnce(id, await this.#tokens.get(deadline), deadline)
     if (response.status === 401) {
       // Kopo Kopo revoked or expired the token early: one fresh token, one more
-      // try. A second 401 means the credentials themselves are the problem.
-      response = await this.#getOnce(id, await this.#tokens.get(deadline), deadline)
-      if (response.status === 401) throw new UpstreamAuthError(401)
+      // try. A 401 to a token it has just issued is not the token's fault: it
+      // is kept, rather than make every request fetch two.
+      response = await this.#getOnce(id, await this.#tokens.get(deadline), deadline, false)
+      if (response.status === 401) throw new UpstreamAuthError(401, upstreamMessage(response.body), 'fresh token')
     }
     if (response.status === 404) return { found: false, upstream: response }
     if (response.status !== 200) {
-      throw new UpstreamBadResponseError(`Kopo Kopo answered ${response.status}.`, { upstreamStatus: response.status })
+      throw new UpstreamBadResponseError(`Kopo Kopo answered ${response.status}.`, {
+        upstreamStatus: response.status, reason: upstreamMessage(response.body)
+      })
     }
     const parsed = parseJson(response.body)
     if (parsed === undefined) {
       throw new UpstreamBadResponseError('Kopo Kopo sent an answer that is not JSON.', { upstreamStatus: 200 })
     }
-    if (!checkPaymentLinkResponse.Check(parsed) || parsed.data.id.toLowerCase() !== id) {
-      throw new UpstreamBadResponseError('Kopo Kopo sent a payment link of the wrong shape.', { upstreamStatus: 200 })
+    if (!checkPaymentLinkResponse.Check(parsed)) {
+      throw new UpstreamBadResponseError('Kopo Kopo sent a payment link of the wrong shape.', {
+        upstreamStatus: 200, reason: mismatch(checkPaymentLinkResponse, parsed)
+      })
+    }
+    if (parsed.data.id.toLowerCase() !== id) {
+      throw new UpstreamBadResponseError('Kopo Kopo sent a payment link of the wrong shape.', {
+        upstreamStatus: 200, reason: '/data/id is another link\'s'
+      })
     }
     return { found: true, link: parsed, upstream: response }
   }
 
-  async #getOnce (id: string, token: string, deadline: Deadline): Promise<UpstreamResponse> {
+  async #getOnce (id: string, token: string, deadline: Deadline, dropOn401 = true): Promise<UpstreamResponse> {
     const response = await this.#upstream.send('status', {
       method: 'GET',
       path: `/api/v2/payment_links/${encodeURIComponent(id)}`,
       headers: { accept: 'application/json', authorization: `Bearer ${token}`, 'user-agent': USER_AGENT }
     }, deadline)
-    if (response.status === 401) this.#tokens.invalidate(token)
+    if (response.status === 401 && dropOn401) this.#tokens.invalidate(token)
     return response
   }
 }

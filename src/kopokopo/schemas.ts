@@ -64,3 +64,26 @@ export function parseJson (body: Buffer): unknown {
     return undefined
   }
 }
+
+interface Checker { Errors: (value: unknown) => Array<{ instancePath: string, message: string }> }
+
+/** Where an answer first departs from its schema (`/data/attributes/amount must be string`), for the log: names a field, never a value. */
+export function mismatch (checker: Checker, value: unknown): string {
+  const [error] = checker.Errors(value)
+  return error === undefined ? 'unknown' : `${error.instancePath === '' ? '/' : error.instancePath} ${error.message}`
+}
+
+/**
+ * What Kopo Kopo said in an error answer, for the log, as its API documents
+ * them: `error_message`, else `error` and `error_description`. Only from JSON,
+ * cut short and without control characters; never a raw (perhaps HTML) body.
+ */
+export function upstreamMessage (body: Buffer): string | undefined {
+  const parsed = parseJson(body) as Record<string, unknown> | undefined
+  if (parsed === null || typeof parsed !== 'object') return undefined
+  const said = [parsed.error_message ?? parsed.error, parsed.error_message === undefined ? parsed.error_description : undefined]
+    .filter((part): part is string => typeof part === 'string' && part !== '')
+  // eslint-disable-next-line no-control-regex
+  return said.length === 0 ? undefined : said.join(': ').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_MESSAGE_CHARS)
+}
+const MAX_MESSAGE_CHARS = 200

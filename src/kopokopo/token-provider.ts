@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { UpstreamAuthError, UpstreamBadResponseError, UpstreamTimeoutError } from '../errors.js'
 import { withDeadline, within, type Deadline } from './deadline.js'
-import { checkTokenResponse, parseJson } from './schemas.js'
+import { checkTokenResponse, mismatch, parseJson, upstreamMessage } from './schemas.js'
 import type { Upstream } from './upstream.js'
 
 export interface TokenProviderOptions {
@@ -111,14 +111,18 @@ export class TokenProvider {
     })
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
-      throw new UpstreamAuthError(response.status)
+      throw new UpstreamAuthError(response.status, upstreamMessage(response.body))
     }
     if (response.status !== 200) {
-      throw new UpstreamBadResponseError(`The Kopo Kopo token endpoint answered ${response.status}.`, { upstreamStatus: response.status })
+      throw new UpstreamBadResponseError(`The Kopo Kopo token endpoint answered ${response.status}.`, {
+        upstreamStatus: response.status, reason: upstreamMessage(response.body)
+      })
     }
     const parsed = parseJson(response.body)
     if (!checkTokenResponse.Check(parsed)) {
-      throw new UpstreamBadResponseError('The Kopo Kopo token endpoint sent an answer of the wrong shape.', { upstreamStatus: 200 })
+      throw new UpstreamBadResponseError('The Kopo Kopo token endpoint sent an answer of the wrong shape.', {
+        upstreamStatus: 200, reason: parsed === undefined ? 'not JSON' : mismatch(checkTokenResponse, parsed)
+      })
     }
     const lifetimeMs = lifetimeSeconds(parsed.expires_in) * 1000
     const token = {

@@ -107,7 +107,7 @@ export class Upstream {
         return new AttemptError('Kopo Kopo sent an oversized answer.', false, err.status)
       }
       this.#o.observe?.(call, 'network_error', seconds())
-      return new AttemptError('Kopo Kopo could not be reached.', true)
+      return new AttemptError('Kopo Kopo could not be reached.', true, undefined, transportReason(err))
     }
     const outcome = classify(response.status)
     if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
@@ -203,12 +203,25 @@ class TooLargeError extends Error {
 
 /** A failed attempt that produced no usable answer; thrown once retries are spent. */
 class AttemptError extends Error {
-  constructor (message: string, readonly retryable: boolean, readonly status?: number) {
+  constructor (message: string, readonly retryable: boolean, readonly status?: number, readonly reason?: string) {
     super(message)
   }
 }
 
 function unwrap (result: UpstreamResponse | AttemptError): UpstreamResponse {
   if (!(result instanceof AttemptError)) return result
-  throw new UpstreamBadResponseError(result.message, result.status === undefined ? {} : { upstreamStatus: result.status })
+  throw new UpstreamBadResponseError(result.message, { upstreamStatus: result.status, reason: result.reason })
+}
+
+/**
+ * What went wrong on the way, for the log: the code of undici's or the
+ * system's error (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, a TLS error...),
+ * which tells a refused connection from a failed lookup or a bad certificate.
+ */
+function transportReason (err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return err instanceof Error ? err.name : undefined
 }

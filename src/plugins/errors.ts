@@ -55,7 +55,8 @@ function sendProblem (err: FastifyError, request: FastifyRequest, reply: Fastify
   if (!(error instanceof AppError) && status >= 500) {
     request.log.error({ err: error }, 'unexpected error')
   } else if (status >= 500) {
-    request.log.warn({ code: (error as AppError).code, upstreamStatus: (error as AppError).upstreamStatus }, error.message)
+    const { code, upstreamStatus, reason } = error as AppError
+    request.log.warn({ code, upstreamStatus, reason }, error.message)
   }
   if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { backoffMs, parseRetryAfterMs } from '../../src/kopokopo/retry.js'
+import { upstreamMessage } from '../../src/kopokopo/schemas.js'
 import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
 import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
@@ -74,13 +75,24 @@ t.test('connection resets are retried', async t => {
   t.equal(fake.calls('status').length, 3)
 })
 
-t.test('resets on every attempt: 502 problem', async t => {
-  const { app, fake } = await buildTestApp(t)
+t.test('resets on every attempt: 502 problem, and the log says how the connection failed', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
   fake.always('status', { reset: true })
   const res = await app.inject(url)
   t.equal(res.statusCode, 502)
   t.equal(res.json().detail, 'Kopo Kopo could not be reached.')
   t.equal(fake.calls('status').length, 3)
+  t.match(logs.lines.find(l => l.requestId === res.headers['x-request-id'] && l.level === 40),
+    { msg: 'Kopo Kopo could not be reached.', reason: 'UND_ERR_SOCKET' })
+})
+
+t.test('a refused connection is told from a reset in the log', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  // The fake's port, once it has closed: nothing listens there.
+  await fake.close()
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 502)
+  t.match(logs.lines.find(l => l.requestId === res.headers['x-request-id'] && l.level === 40), { reason: 'ECONNREFUSED' })
 })
 
 t.test('429 with Retry-After is honoured when it fits in the deadline', async t => {
@@ -134,20 +146,24 @@ t.test('Kopo Kopo\'s Retry-After reaches clients within 1 to 60 s: never "now", 
 })
 
 t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
-  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+  const { app, fake, logs } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const body = JSON.stringify(upstreamLink(ACTIVE_ID))
   const cases = [
     { fault: { status: 200, body: 'not json at all' }, detail: 'Kopo Kopo sent an answer that is not JSON.' },
     { fault: { status: 200, body: body.slice(0, 100) }, detail: 'Kopo Kopo sent an answer that is not JSON.' },
-    { fault: { status: 200, body: '{"data":{"id":"x"}}' }, detail: 'Kopo Kopo sent a payment link of the wrong shape.' },
-    { fault: { status: 200, body: JSON.stringify(upstreamLink('cccccccc-0000-4000-8000-000000000000')) }, detail: 'Kopo Kopo sent a payment link of the wrong shape.' }
+    { fault: { status: 200, body: '{"data":{"id":"x"}}' }, detail: 'Kopo Kopo sent a payment link of the wrong shape.', reason: '/data must have required properties attributes' },
+    { fault: { status: 200, body: JSON.stringify(upstreamLink(ACTIVE_ID, { amount: true as unknown as number })) }, detail: 'Kopo Kopo sent a payment link of the wrong shape.', reason: '/data/attributes/amount must be string' },
+    { fault: { status: 200, body: JSON.stringify(upstreamLink('cccccccc-0000-4000-8000-000000000000')) }, detail: 'Kopo Kopo sent a payment link of the wrong shape.', reason: '/data/id is another link\'s' }
   ]
   for (const c of cases) {
     fake.enqueue('status', c.fault)
     const res = await app.inject(url)
     t.equal(res.statusCode, 502)
     t.equal(res.json().detail, c.detail)
+    // The log says where the answer went wrong: a field, never its value.
+    const logged = logs.lines.find(l => l.requestId === res.headers['x-request-id'] && l.level === 40)
+    t.equal(logged?.reason, c.reason, c.reason ?? c.detail)
   }
   fake.enqueue('status', { status: 200, body, truncate: true }, { status: 200, body, truncate: true }, { status: 200, body, truncate: true })
   const cut = await app.inject(url)
@@ -319,4 +335,15 @@ t.test('an oversized body without Content-Length is cut off while reading', asyn
   t.equal(res.statusCode, 502)
   t.equal(res.json().detail, 'Kopo Kopo sent an oversized answer.')
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=200')
+})
+
+t.test('what Kopo Kopo said in an error answer, for the log: documented fields only, short, one line', async t => {
+  const said = (body: string) => upstreamMessage(Buffer.from(body))
+  t.equal(said('{"error_code":422,"error_message":"Amount too low","error":"x"}'), 'Amount too low')
+  t.equal(said('{"error":"invalid_client","error_description":"Client authentication failed"}'), 'invalid_client: Client authentication failed')
+  t.equal(said('{"error_description":"only this"}'), 'only this')
+  t.equal(said(`{"error_message":"line\\r\\nX-Injected: 1 ${'z'.repeat(300)}"}`), `line  X-Injected: 1 ${'z'.repeat(300)}`.slice(0, 200))
+  t.equal(said('<html>Internal error</html>'), undefined, 'never a raw body')
+  t.equal(said('null'), undefined)
+  t.equal(said('{"error_message":42}'), undefined)
 })

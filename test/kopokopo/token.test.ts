@@ -103,16 +103,27 @@ t.test('concurrent 401s share one refresh', async t => {
   t.equal(fake.calls('token').length, 2, 'one initial fetch, one refresh')
 })
 
-t.test('a second 401 is a 502: the credentials are the problem', async t => {
-  const { app, fake } = await buildTestApp(t)
+t.test('a 401 to a token just issued is a 502, and that token is kept', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
-  fake.always('status', { status: 401, body: '{"error_code":401,"error_message":"Invalid access token"}' })
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID))
+  fake.enqueue('status', ...Array.from({ length: 4 }, () => ({ status: 401, body: '{"error_code":401,"error_message":"Invalid access token"}' })))
   const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
   t.equal(res.statusCode, 502)
   t.equal(res.json().type, 'urn:k2-bff:problem:upstream-auth-rejected')
+  t.equal(res.json().detail, 'Kopo Kopo refused an access token it had just issued to this service; the operator has been alerted in the logs.')
   t.equal(fake.calls('status').length, 2, 'retried exactly once')
   t.equal(fake.calls('token').length, 2)
   t.notMatch(res.body, 'Invalid access token')
+  t.match(logs.lines.find(l => l.requestId === res.headers['x-request-id'] && l.level === 40),
+    { code: 'UPSTREAM_AUTH_REJECTED', upstreamStatus: 401, reason: 'Invalid access token' }, 'what Kopo Kopo said, in the log only')
+  // A link Kopo Kopo keeps refusing costs one token fetch a request, not two.
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 502)
+  t.equal(fake.calls('token').length, 3)
+  t.equal((await app.inject(`/payment-links/${PAID_ID}`)).statusCode, 200)
+  t.equal(fake.calls('token').length, 3, 'the last fresh token was kept, and works')
+  t.same(fake.calls('status').map(r => r.headers.authorization),
+    ['Bearer test-token-1', 'Bearer test-token-2', 'Bearer test-token-2', 'Bearer test-token-3', 'Bearer test-token-3'])
 })
 
 t.test('a 401 for a token already replaced does not drop its replacement', async t => {
@@ -136,7 +147,7 @@ t.test('a 401 for a token already replaced does not drop its replacement', async
 })
 
 t.test('rejected client credentials: 502 without a retry storm, and readiness fails', async t => {
-  const { app, fake } = await buildTestApp(t, { K2_CLIENT_SECRET: 'wrong-secret-value' })
+  const { app, fake, logs } = await buildTestApp(t, { K2_CLIENT_SECRET: 'wrong-secret-value' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
   t.equal(res.statusCode, 502)
@@ -144,6 +155,9 @@ t.test('rejected client credentials: 502 without a retry storm, and readiness fa
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=401')
   t.equal(fake.calls('token').length, 1, '401 is not retried')
   t.equal(fake.calls('status').length, 0)
+  t.match(logs.lines.find(l => l.requestId === res.headers['x-request-id'] && l.level === 40),
+    { code: 'UPSTREAM_AUTH_REJECTED', upstreamStatus: 401, reason: 'invalid_client: Client authentication failed' })
+  t.notMatch(logs.text, 'wrong-secret-value')
   const ready = await app.inject('/health/ready')
   t.equal(ready.statusCode, 503)
 })

@@ -18,12 +18,15 @@ t.test('ready: 200 once a token is held or can be obtained', async t => {
   t.equal(fake.calls('token').length, 1, 'a held token answers without calling upstream')
 })
 
-t.test('ready: 503 when no token can be had, and again 200 when it can', async t => {
-  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
-  fake.enqueue('token', { status: 503 })
+t.test('ready: 503 when no token can be had (and the log says why), and again 200 when it can', async t => {
+  const { app, fake, logs } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  fake.enqueue('token', { status: 503, body: '{"error":"temporarily_unavailable"}' })
   const down = await app.inject('/health/ready')
   t.equal(down.statusCode, 503)
   t.same(down.json(), { status: 'unavailable', upstream: 'kopokopo' })
+  t.match(logs.lines.find(l => l.requestId === down.headers['x-request-id'] && l.level === 40), {
+    msg: 'not ready: The Kopo Kopo token endpoint answered 503.', code: 'UPSTREAM_BAD_RESPONSE', upstreamStatus: 503, reason: 'temporarily_unavailable'
+  })
   t.equal((await app.inject('/health/ready')).statusCode, 200)
 })
 
