@@ -6,8 +6,6 @@ import { Compile } from 'typebox/compile'
 // under two names, errors of any shape) and strict only about what the service
 // needs in order to answer; everything else passes through unread.
 
-const NullableString = Type.Union([Type.String(), Type.Null()])
-
 export const TokenResponse = Type.Object({
   // RFC 6750's b64token: what may follow `Bearer ` in a header. Anything else
   // could never be sent (undici refuses it before any call), and would look
@@ -23,20 +21,26 @@ export const TokenResponse = Type.Object({
 })
 export type TokenResponse = Static<typeof TokenResponse>
 
+// Descriptive fields: read as text when they are a string, number or boolean,
+// and as absent otherwise (payment-links/map.ts). A reference sent as a
+// number must not turn a whole answer into a 502.
+const Descriptive = Type.Optional(Type.Unknown())
+
 export const PaymentLinkAttributes = Type.Object({
   status: Type.String(),
   created_at: Type.String(),
-  till_name: Type.Optional(NullableString),
-  till_number: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Null()])),
-  payment_reference: Type.Optional(NullableString),
+  till_name: Descriptive,
+  till_number: Descriptive,
+  payment_reference: Descriptive,
   currency: Type.String(),
   amount: Type.Union([Type.String(), Type.Number()]),
-  note: Type.Optional(NullableString),
+  note: Descriptive,
+  // Link status, expiry and page: one that is not a string counts as none.
   payment_link: Type.Optional(Type.Union([Type.Null(), Type.Object({
-    payment_link_status: Type.Optional(NullableString),
-    status: Type.Optional(NullableString),
-    expires_at: Type.Optional(NullableString),
-    link: Type.Optional(NullableString)
+    payment_link_status: Descriptive,
+    status: Descriptive,
+    expires_at: Descriptive,
+    link: Descriptive
   })])),
   errors: Type.Optional(Type.Unknown())
 })

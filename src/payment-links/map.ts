@@ -9,24 +9,40 @@ import type { LinkState, PaymentLink } from './schema.js'
 export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: string, now: number): PaymentLink {
   const { id, attributes: a } = response.data
   const link = a.payment_link ?? {}
-  const linkStatus = link.payment_link_status ?? link.status ?? null
-  const expiresAt = link.expires_at ?? null
+  const linkStatus = stringOrNull(link.payment_link_status) ?? stringOrNull(link.status)
+  const expiresAt = stringOrNull(link.expires_at)
   return {
     id: id.toLowerCase(),
     state: deriveState(a.status, linkStatus, expiresAt, now),
     status: a.status,
     linkStatus,
-    amount: String(a.amount),
+    amount: typeof a.amount === 'number' ? decimal(a.amount) : a.amount,
     currency: a.currency,
-    reference: a.payment_reference ?? null,
-    note: a.note ?? null,
-    tillName: a.till_name ?? null,
-    tillNumber: a.till_number == null ? null : String(a.till_number),
+    reference: text(a.payment_reference),
+    note: text(a.note),
+    tillName: text(a.till_name),
+    tillNumber: text(a.till_number),
     createdAt: a.created_at,
     expiresAt,
-    url: absoluteUrl(link.link ?? null, linkBaseUrl),
+    url: absoluteUrl(stringOrNull(link.link), linkBaseUrl),
     error: flattenErrors(a.errors)
   }
+}
+
+const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
+
+/** A descriptive field as text: numbers and booleans written out, anything else (an object, null) none. */
+function text (value: unknown): string | null {
+  if (typeof value === 'number') return decimal(value)
+  return typeof value === 'string' || typeof value === 'boolean' ? String(value) : null
+}
+
+/** A number in plain decimal digits: String() writes 1e21 and 1e-7 in exponent form. */
+function decimal (value: number): string {
+  const written = String(value)
+  return written.includes('e') && Number.isFinite(value)
+    ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
+    : written
 }
 
 export function deriveState (status: string, linkStatus: string | null, expiresAt: string | null, now: number): LinkState {

@@ -87,6 +87,32 @@ t.test('maps the documented upstream variants', async t => {
     {
       upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: 'javascript:alert(1)' } }),
       expect: { state: 'active', url: null, expiresAt: null }
+    },
+    {
+      // Numbers past the range String() writes out, and descriptive fields of
+      // unexpected types: read as text where they are scalars, as none otherwise.
+      upstream: upstreamLink(PAID_ID, {
+        amount: 1e21,
+        till_number: true,
+        payment_reference: 12345,
+        note: 1e-7,
+        till_name: { name: 'x' },
+        paymentLink: { payment_link_status: 'Paid', expires_at: 1767225600, link: { href: '/x' } }
+      }),
+      expect: {
+        state: 'paid',
+        amount: '1000000000000000000000',
+        tillNumber: 'true',
+        reference: '12345',
+        note: '0.0000001',
+        tillName: null,
+        expiresAt: null,
+        url: null
+      }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 7, status: 'Cancelled' } }),
+      expect: { state: 'cancelled', linkStatus: 'Cancelled' }
     }
   ]
   for (const c of cases) {
