@@ -69,8 +69,13 @@ export class Upstream {
       const retryAfterMs = result instanceof Error ? undefined : parseRetryAfterMs(result.headers['retry-after'], this.#o.clock.now())
       const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
       if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
+        // Kopo Kopo said when to come back: the client is told so, rather than
+        // handed a 502 that reads as a broken answer.
         if (!(result instanceof Error) && result.status === 429) {
           throw new UpstreamUnavailableError('Kopo Kopo is throttling requests.', clientRetryAfterS(retryAfterMs ?? 1000), 429)
+        }
+        if (!(result instanceof Error) && result.status === 503 && retryAfterMs !== undefined) {
+          throw new UpstreamUnavailableError('Kopo Kopo is unavailable for now.', clientRetryAfterS(retryAfterMs), 503)
         }
         return unwrap(result)
       }

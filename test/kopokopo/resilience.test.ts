@@ -127,6 +127,23 @@ t.test('a 429 that outlasts the deadline is a 503 with Retry-After', async t => 
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=429')
 })
 
+t.test('a 503 whose Retry-After outlasts the deadline is a 503 with Retry-After; without one, a 502', async t => {
+  const { app, fake, sleeps } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
+  fake.always('status', { status: 503, headers: { 'retry-after': '20' } })
+  const res = await app.inject(url)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '20')
+  t.equal(res.json().type, 'urn:k2-bff:problem:upstream-unavailable')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
+  t.equal(fake.calls('status').length, 1, 'no retry that Kopo Kopo asked us not to make')
+  t.same(sleeps, [])
+  fake.always('status', { status: 503 })
+  const plain = await app.inject(url)
+  t.equal(plain.statusCode, 502, 'after its retries')
+  t.equal(plain.headers['retry-after'], undefined)
+  t.equal(fake.calls('status').length, 4)
+})
+
 t.test('Kopo Kopo\'s Retry-After reaches clients within 1 to 60 s: never "now", never for hours', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
   const cases: Array<[string, string]> = [
