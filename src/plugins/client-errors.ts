@@ -20,10 +20,16 @@ const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.[01]\r?\n/
 const NOT_IMPLEMENTED: [number, string, string] = [501, 'Not implemented', 'The request method is not one this service implements.']
 
 // Node attaches the bytes the parser choked on (Fastify types them as their JSON form).
-type ParserError = Error & { code?: string, rawPacket?: unknown }
+type ParserError = Error & { code?: string, rawPacket?: unknown, bytesParsed?: number }
+
+/** The line the parser stopped in: the bytes may hold requests pipelined before it. */
+function lineAt (bytes: Buffer, offset: number): string {
+  const text = bytes.toString('latin1')
+  return text.slice(text.lastIndexOf('\n', offset - 1) + 1)
+}
 
 function classify (err: ParserError): [number, string, string] {
-  if (err.code === 'HPE_INVALID_METHOD' && Buffer.isBuffer(err.rawPacket) && REQUEST_LINE.test(err.rawPacket.toString('latin1'))) {
+  if (err.code === 'HPE_INVALID_METHOD' && Buffer.isBuffer(err.rawPacket) && REQUEST_LINE.test(lineAt(err.rawPacket, err.bytesParsed ?? 0))) {
     return NOT_IMPLEMENTED
   }
   const [status, title] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad request']
