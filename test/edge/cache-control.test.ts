@@ -1,14 +1,15 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const url = `/payment-links/${ACTIVE_ID}`
 const OTHER_ID = '00000000-0000-4000-8000-000000000000'
 
 t.test('every problem answer says no-store; answers about a link keep their max-age', async t => {
   const { app, fake } = await buildTestApp(t, {
-    UPSTREAM_RETRIES: '0', UPSTREAM_TIMEOUT_MS: '200', CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_TTL_MS: '0'
+    // A deadline a busy machine's answers fit in; the slow answer below is held past it.
+    UPSTREAM_RETRIES: '0', UPSTREAM_TIMEOUT_MS: '1000', CIRCUIT_FAILURE_THRESHOLD: '2', CACHE_TTL_MS: '0'
   })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const answers: Array<[string, number, LightMyRequestResponse]> = []
@@ -25,7 +26,9 @@ t.test('every problem answer says no-store; answers about a link keep their max-
   await expect('an overlong URL', 414, `/payment-links/${'a'.repeat(10_000)}`)
   fake.enqueue('status', { status: 500 })
   await expect('Kopo Kopo failing', 502, url)
-  fake.enqueue('status', { delayMs: 1000 })
+  const held = gate()
+  t.teardown(held.open)
+  fake.enqueue('status', { until: held.promise })
   await expect('Kopo Kopo too slow', 504, url)
   await expect('the circuit open', 503, url)
   const limited = await buildTestApp(t, { RATE_LIMIT_MAX: '1' })
