@@ -11,6 +11,13 @@ t.test('the committed openapi/openapi.json is what the code serves (run `npm run
   const res = await app.inject('/openapi.json')
   t.equal(res.statusCode, 200)
   t.same(res.json(), JSON.parse(committed))
+  t.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+  t.equal(res.headers['cache-control'], 'no-cache', 'revalidated: it changes with a deploy')
+  t.match(res.headers.etag, /^"[\w-]+"$/)
+  const again = await app.inject({ url: '/openapi.json', headers: { 'if-none-match': String(res.headers.etag) } })
+  t.equal(again.statusCode, 304)
+  t.equal(again.body, '')
+  t.equal(again.headers.etag, res.headers.etag)
 })
 
 t.test('the document describes the DTO, every error answer, headers and examples', async t => {
