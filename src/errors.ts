@@ -109,6 +109,13 @@ export class UpstreamUnavailableError extends AppError {
   }
 }
 
+/** No call went out: Kopo Kopo's last Retry-After has not run out (kopokopo/upstream.ts). */
+export class UpstreamPausedError extends UpstreamUnavailableError {
+  constructor (retryAfter: number) {
+    super('Kopo Kopo asked for a pause in calls; try again later.', retryAfter)
+  }
+}
+
 export class UnauthorizedError extends AppError {
   /** A key was sent, and it is not one of ours (RFC 6750's `invalid_token`), rather than none sent. */
   readonly keyRejected: boolean

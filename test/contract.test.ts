@@ -110,8 +110,6 @@ t.test('every payment-link answer is described by the document', async t => {
   await check({ url: `/payment-links/${ids[1]}` })
   fake.enqueue('status', { reset: true }, { reset: true }, { reset: true })
   await check({ url: `/payment-links/${ids[2]}` })
-  fake.enqueue('status', { status: 429, headers: { 'retry-after': '3600' } })
-  await check({ url: `/payment-links/${ids[3]}` })
   // Held past the deadline (on the real clock: 200 ms), then released.
   const held = gate()
   t.teardown(held.open)
@@ -121,9 +119,12 @@ t.test('every payment-link answer is described by the document', async t => {
   clock.advance(4_000)
   fake.enqueue('status', { status: 500 }, { status: 500 }, { status: 500 })
   await check({ url })
+  // Last among Kopo Kopo's answers: its Retry-After holds back every call after it.
+  fake.enqueue('status', { status: 429, headers: { 'retry-after': '3600' } })
+  await check({ url: `/payment-links/${ids[3]}` })
   for (let spent = 0; spent < 30 && (await app.inject('/payment-links/not-a-uuid')).statusCode !== 429; spent++);
   await check({ url })
-  t.same(statuses, [200, 304, 200, 400, 400, 414, 404, 502, 502, 502, 503, 504, 200, 429], 'each status was reached')
+  t.same(statuses, [200, 304, 200, 400, 400, 414, 404, 502, 502, 502, 504, 200, 503, 429], 'each status was reached')
 })
 
 t.test('the circuit\'s 503, the API key\'s 401, and the HTTP parser\'s 431', async t => {

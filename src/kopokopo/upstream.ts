@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
-import { UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
 import { within, type Deadline } from './deadline.js'
-import { backoffMs, clientRetryAfterS, parseRetryAfterMs } from './retry.js'
+import { backoffMs, clientRetryAfterS, MAX_CLIENT_RETRY_AFTER_S, parseRetryAfterMs } from './retry.js'
 
 /** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -43,6 +43,10 @@ export interface UpstreamOptions {
   observe?: (call: UpstreamCall, outcome: UpstreamOutcome, seconds: number) => void
 }
 
+// The longest pause a Retry-After imposes on every call: a longer one (or a
+// date years away) is learned again from the next answer, a minute later.
+const MAX_QUIET_MS = MAX_CLIENT_RETRY_AFTER_S * 1000
+
 // Retried: the statuses Kopo Kopo (or a proxy in front of it) uses for
 // passing trouble. Other 4xx are our request's fault and would fail again.
 const RETRYABLE = new Set([429, 500, 502, 503, 504])
@@ -55,19 +59,30 @@ const RETRYABLE = new Set([429, 500, 502, 503, 504])
  */
 export class Upstream {
   readonly #o: UpstreamOptions
+  // Until when Kopo Kopo asked not to be called (the Retry-After of a 429 or
+  // 503): no request calls it before then, every call after the one that was
+  // told counting against whatever limit it is enforcing.
+  #quietUntil = 0
 
   constructor (options: UpstreamOptions) {
     this.#o = options
   }
 
   async send (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse> {
+    let waitedOut = false
     for (let attempt = 0; ; attempt++) {
-      const result = await this.#attempt(call, request, deadline)
+      const result = await this.#attempt(call, request, deadline, waitedOut)
       const retryable = result instanceof Error ? result.retryable : RETRYABLE.has(result.status)
       if (!retryable) return unwrap(result)
 
-      const retryAfterMs = result instanceof Error ? undefined : parseRetryAfterMs(result.headers['retry-after'], this.#o.clock.now())
+      const now = this.#o.clock.now()
+      const retryAfterMs = result instanceof Error ? undefined : parseRetryAfterMs(result.headers['retry-after'], now)
+      if (retryAfterMs !== undefined && retryAfterMs > 0 && !(result instanceof Error) && (result.status === 429 || result.status === 503)) {
+        this.#quietUntil = Math.max(this.#quietUntil, now + Math.min(retryAfterMs, MAX_QUIET_MS))
+      }
       const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
+      // This request waits out what Kopo Kopo asked; the others are held back by #quietUntil.
+      waitedOut = retryAfterMs !== undefined
       if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
         // Kopo Kopo said when to come back: the client is told so, rather than
         // handed a 502 that reads as a broken answer.
@@ -87,7 +102,11 @@ export class Upstream {
     }
   }
 
-  async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse | AttemptError> {
+  async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedOut: boolean): Promise<UpstreamResponse | AttemptError> {
+    const quietMs = this.#quietUntil - this.#o.clock.now()
+    if (quietMs > 0 && !waitedOut) {
+      throw new UpstreamPausedError(clientRetryAfterS(quietMs))
+    }
     let ticket: CircuitTicket
     try {
       ticket = this.#o.breaker.acquire()

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import {
-  AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
+  AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
@@ -171,6 +171,7 @@ function join (base: string, param: string): string {
 function forwardDetail (error: Error): string {
   if (error instanceof AppError && error.upstreamStatus !== undefined) return `fwd-status=${error.upstreamStatus}`
   if (error instanceof UpstreamTimeoutError) return 'detail=timeout'
+  if (error instanceof UpstreamPausedError) return 'detail=paused'
   if (error instanceof UpstreamUnavailableError) return 'detail=circuit-open'
   // A bug of ours is not a connection error; say only that there was one.
   return error instanceof UpstreamBadResponseError ? 'detail=connection-error' : 'detail=error'

@@ -62,7 +62,8 @@ export interface Teardown { teardown: (fn: () => unknown) => void }
 
 /**
  * The real app against a fake Kopo Kopo on loopback. Waits are recorded and
- * skipped (retry delays are asserted, not slept), jitter is 0 unless given.
+ * skipped (retry delays are asserted, not slept) but pass on the injected
+ * clock, jitter is 0 unless given.
  */
 export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestApp> {
   const fake = await new FakeKopoKopo().start()
@@ -82,7 +83,11 @@ export async function buildTestApp (t: Teardown, env: Record<string, string> = {
     clock,
     logStream: logs,
     random: () => 0,
-    sleep: async (ms) => { sleeps.push(ms) },
+    // The wait passes on the app's clock (its TTLs, token and pauses see it) without being slept.
+    sleep: async (ms) => {
+      sleeps.push(ms)
+      clock.advance(ms)
+    },
     ...deps
   })
   t.teardown(() => app.close())

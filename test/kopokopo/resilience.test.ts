@@ -128,7 +128,7 @@ t.test('a 429 that outlasts the deadline is a 503 with Retry-After', async t => 
 })
 
 t.test('a 503 whose Retry-After outlasts the deadline is a 503 with Retry-After; without one, a 502', async t => {
-  const { app, fake, sleeps } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
+  const { app, fake, sleeps, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
   fake.always('status', { status: 503, headers: { 'retry-after': '20' } })
   const res = await app.inject(url)
   t.equal(res.statusCode, 503)
@@ -137,6 +137,7 @@ t.test('a 503 whose Retry-After outlasts the deadline is a 503 with Retry-After;
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
   t.equal(fake.calls('status').length, 1, 'no retry that Kopo Kopo asked us not to make')
   t.same(sleeps, [])
+  clock.advance(20_000)
   fake.always('status', { status: 503 })
   const plain = await app.inject(url)
   t.equal(plain.statusCode, 502, 'after its retries')
@@ -146,20 +147,59 @@ t.test('a 503 whose Retry-After outlasts the deadline is a 503 with Retry-After;
 
 t.test('Kopo Kopo\'s Retry-After reaches clients within 1 to 60 s: never "now", never for hours', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
-  const cases: Array<[string, string]> = [
-    ['0', '1'],
-    [new Date(clock.now() - 45_000).toUTCString(), '1'],
-    ['garbage', '1'],
-    ['99999999', '60'],
-    ['9'.repeat(400), '60'],
-    [new Date(clock.now() + 45_000).toUTCString(), '45']
+  const cases: Array<[(now: number) => string, string]> = [
+    [() => '0', '1'],
+    [now => new Date(now - 45_000).toUTCString(), '1'],
+    [() => 'garbage', '1'],
+    [() => '99999999', '60'],
+    [() => '9'.repeat(400), '60'],
+    [now => new Date(now + 45_000).toUTCString(), '45']
   ]
-  for (const [upstream, client] of cases) {
+  for (const [given, client] of cases) {
+    const upstream = given(clock.now())
     fake.always('status', { status: 429, headers: { 'retry-after': upstream } })
     const res = await app.inject(url)
     t.equal(res.statusCode, 503, upstream)
     t.equal(res.headers['retry-after'], client, upstream)
+    // Past the pause it imposed on every call (below).
+    clock.advance(60_000)
   }
+})
+
+t.test('a Retry-After holds back every call to Kopo Kopo until it runs out, at most a minute', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100', CACHE_TTL_MS: '1000' })
+  const other = 'aaaaaaaa-0000-4000-8000-0000000000ff'
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(other, upstreamLink(other))
+  t.equal((await app.inject(url)).statusCode, 200)
+  clock.advance(2_000)
+  fake.enqueue('status', { status: 429, headers: { 'retry-after': '30' } })
+  t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 503)
+  const calls = fake.requests.length
+
+  const paused = await app.inject(`/payment-links/${other}`)
+  t.equal(paused.statusCode, 503)
+  t.equal(paused.headers['retry-after'], '30')
+  t.equal(paused.headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+  t.same(paused.json(), problem(paused, 'upstream-unavailable', 'Kopo Kopo is unavailable', 503, 'Kopo Kopo asked for a pause in calls; try again later.'))
+  const stale = await app.inject(url)
+  t.equal(stale.statusCode, 200, 'what is cached stands in meanwhile')
+  t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-1')
+  clock.advance(10_000)
+  t.equal((await app.inject(`/payment-links/${other}`)).headers['retry-after'], '20')
+  t.equal(fake.requests.length, calls, 'nothing reached Kopo Kopo while it asked for quiet')
+
+  clock.advance(20_000)
+  t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200)
+  t.equal(fake.requests.length, calls + 1)
+
+  // A Retry-After of an hour holds calls back a minute: the next answer says again if it must.
+  fake.enqueue('status', { status: 429, headers: { 'retry-after': '3600' } })
+  t.equal((await app.inject(url)).statusCode, 503)
+  clock.advance(59_000)
+  t.equal((await app.inject(`/payment-links/${other}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+  clock.advance(1_000)
+  t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200)
 })
 
 t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
