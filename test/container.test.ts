@@ -140,7 +140,8 @@ const dockerChecks: Record<string, (stages: Stage[]) => boolean> = {
     return args !== undefined && !/\b(curl|wget)\b/.test(args)
   },
   'CMD is exec form, so SIGTERM reaches node as PID 1': stages => execForm(last(stages.at(-1) as Stage, 'CMD'))?.[0] === 'node',
-  'CMD runs what `npm start` runs': stages => execForm(last(stages.at(-1) as Stage, 'CMD'))?.join(' ') === pkg.scripts.start,
+  // `exec` only replaces npm's script shell with node; the image has no shell in between to replace.
+  'CMD runs what `npm start` runs': stages => execForm(last(stages.at(-1) as Stage, 'CMD'))?.join(' ') === pkg.scripts.start?.replace(/^exec /, ''),
   'the public port is exposed': stages => all(stages.at(-1) as Stage, 'EXPOSE').join(' ').split(/\s+/)
     .includes(envOf(stages.at(-1) as Stage).PORT ?? '3000'),
   'the runtime stage holds no dev dependencies': noDevDependencies

@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { access, mkdtemp, rm } from 'node:fs/promises'
+import { access, copyFile, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
+const PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url))
+const DIST = fileURLToPath(new URL('../../dist', import.meta.url))
 // The Node flags of `npm start` (e.g. the heap ceiling), so tests run what operators run.
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { scripts: { start: string } }
 export const START_FLAGS = pkg.scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
 
 export interface ServerProcess {
@@ -31,6 +33,28 @@ export async function spawnServer (env: Record<string, string>, cwd?: string): P
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  return watch(child, async () => { if (cwd === undefined) await rm(dir, { recursive: true, force: true }) })
+}
+
+/**
+ * Runs `npm start` itself, npm and its script shell included, with exactly the
+ * given environment. In a directory of its own holding package.json and a link
+ * to the build, so a developer's .env cannot leak in.
+ */
+export async function spawnNpmStart (env: Record<string, string>): Promise<ServerProcess> {
+  await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
+  const dir = await mkdtemp(join(tmpdir(), 'k2-bff-npm-'))
+  await copyFile(PACKAGE_JSON, join(dir, 'package.json'))
+  await symlink(DIST, join(dir, 'dist'), 'dir')
+  const child = spawn('npm', ['start'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', npm_config_update_notifier: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  return watch(child, async () => { await rm(dir, { recursive: true, force: true }) })
+}
+
+function watch (child: ChildProcess, cleanUp: () => Promise<void>): ServerProcess {
   let text = ''
   const parsed: Array<Record<string, unknown>> = []
   const waiters = new Set<() => void>()
@@ -48,7 +72,7 @@ export async function spawnServer (env: Record<string, string>, cwd?: string): P
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
   const exited = once(child, 'exit').then(async ([code]) => {
-    if (cwd === undefined) await rm(dir, { recursive: true, force: true })
+    await cleanUp()
     return code as number | null
   })
 

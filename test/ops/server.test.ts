@@ -6,7 +6,7 @@ import t from 'tap'
 import { Agent, request } from 'undici'
 import { SEED_IDS } from '../../src/simulator/seed.js'
 import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, gate, upstreamLink } from '../helpers/fake-kopokopo.js'
-import { listeningUrl, spawnServer } from '../helpers/process.js'
+import { listeningUrl, spawnNpmStart, spawnServer } from '../helpers/process.js'
 import { ACTIVE_ID, sample, type Teardown } from '../helpers/app.js'
 
 async function freePort (): Promise<number> {
@@ -15,6 +15,24 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise(resolve => server.close(resolve))
   return port
+}
+
+/** How a connection attempt to the port on loopback ends: 'connected' or the error's code. */
+async function tryConnect (port: number): Promise<string> {
+  return await new Promise<string>(resolve => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve('connected') })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+  })
+}
+
+function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The built service, spawned against a fake Kopo Kopo that knows ACTIVE_ID; both stop with the test. */
@@ -64,6 +82,24 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
   t.notMatch(server.output(), 'simulator-client-secret', 'the simulator secret is not logged either')
+})
+
+// npm runs the script through `sh -c`: a shell left between npm and node dies
+// on npm's SIGTERM without passing it on, and node, re-parented, keeps serving
+// and holding the port.
+t.test('SIGTERM to `npm start` reaches the service: it shuts down and frees its port', async t => {
+  const server = await spawnNpmStart({ PORT: '0', METRICS_PORT: '0' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  const servicePid = Number((await server.waitForLine(l => typeof l.pid === 'number')).pid)
+  t.teardown(() => { if (isRunning(servicePid)) process.kill(servicePid, 'SIGKILL') })
+  t.not(servicePid, server.child.pid, 'npm is not the service')
+
+  server.child.kill('SIGTERM')
+  t.match(await server.waitForLine(l => l.msg === 'shutting down'), { signal: 'SIGTERM' })
+  await server.exited
+  t.notOk(isRunning(servicePid), 'no service process outlives npm')
+  t.equal(await tryConnect(Number(new URL(url).port)), 'ECONNREFUSED', 'the port is free')
 })
 
 t.test('bad configuration stops start-up with one message naming every variable', async t => {
@@ -132,17 +168,12 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   await server.waitForLine(l => l.msg === 'closing: no new connections; finishing the requests in flight')
 
   const port = Number(new URL(url).port)
-  const tryConnect = async () => await new Promise<string>(resolve => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve('connected') })
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
-  })
   // The listener stops right after that line, in the same turn of the
   // service's event loop, but the line may reach us first: poll briefly.
-  let refused = await tryConnect()
+  let refused = await tryConnect(port)
   for (let i = 0; i < 40 && refused !== 'ECONNREFUSED'; i++) {
     await new Promise(resolve => setTimeout(resolve, 10))
-    refused = await tryConnect()
+    refused = await tryConnect(port)
   }
   t.equal(refused, 'ECONNREFUSED', 'no new connections once shutdown has begun')
   t.equal(fake.calls('status').length, 1, 'the slow request is still in flight')
