@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, MAX_TIMER_MS, type Config } from './config.js'
-import { loadEnvFile } from './env-file.js'
+import { EnvFileError, loadEnvFile } from './env-file.js'
 import { buildMetricsServer } from './metrics/server.js'
 import { startSimulator, type Simulator } from './simulator/app.js'
 import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
@@ -12,11 +12,11 @@ import { SIMULATOR_CREDENTIALS } from './simulator/seed.js'
 // file that touches process.* (with env-file.ts, shared with the simulator CLI).
 
 function readConfig (): Config {
-  loadEnvFile()
   try {
+    loadEnvFile()
     return loadConfig(process.env)
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
+    if (!(err instanceof ConfigError) && !(err instanceof EnvFileError)) throw err
     process.stderr.write(`${err.message}\n`)
     process.exit(1)
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -88,6 +88,15 @@ t.test('the CLI reads a .env in its working directory, the environment winning',
   t.match(token.json, { expires_in: 45 }, 'the pair and the lifetime come from the file; the port from the environment')
   child.kill('SIGTERM')
   t.strictSame(await exited, [0, null])
+})
+
+t.test('a .env it cannot read exits 1 naming it, rather than starting without it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'k2-sim-env-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  mkdirSync(join(dir, '.env'))
+  const { exited, output } = runCli({ SIMULATOR_PORT: '0' }, dir)
+  t.strictSame(await exited, [1, null])
+  t.equal(output(), 'Cannot read .env in the working directory: it is a directory. Fix it, or remove it to use the environment alone.\n')
 })
 
 t.test('an invalid SIMULATOR_PORT exits 1 naming the variable', async (t) => {
