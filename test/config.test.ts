@@ -87,6 +87,15 @@ t.test('numbers are plain digits, and timers fit Node\'s', async t => {
     'SHUTDOWN_TIMEOUT_MS: together with SHUTDOWN_DRAIN_DELAY_MS must stay within 2147483647 ms')
 })
 
+t.test('CACHE_MAX_ENTRIES has a ceiling, as the cache sets aside room for all of them at start', async t => {
+  t.equal(loadConfig({ CACHE_MAX_ENTRIES: '1000000' }).cache.maxEntries, 1_000_000)
+  for (const value of ['1000001', '10000000', '4294967296']) {
+    const err = errorOf({ CACHE_MAX_ENTRIES: value })
+    t.same(err.variables, ['CACHE_MAX_ENTRIES'])
+    t.match(err.message, `CACHE_MAX_ENTRIES: must be <= 1000000 (got "${value}")`)
+  }
+})
+
 t.test('production needs credentials', async t => {
   const err = errorOf({ NODE_ENV: 'production' })
   t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])

@@ -126,6 +126,15 @@ t.test('a port that cannot be had stops start-up with a message naming its varia
   t.notMatch(metrics.output(), /\n\s+at /, 'no stack trace')
 })
 
+t.test('the largest CACHE_MAX_ENTRIES starts within npm start\'s heap ceiling', async t => {
+  const server = await spawnServer({ PORT: '0', METRICS_PORT: '0', CACHE_MAX_ENTRIES: '1000000' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  t.equal((await request(`${url}/health/live`)).statusCode, 200)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+})
+
 t.test('production refuses to start without credentials', async t => {
   const server = await spawnServer({ NODE_ENV: 'production', PORT: '0', METRICS_PORT: '0' })
   t.equal(await server.exited, 1)
