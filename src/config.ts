@@ -133,7 +133,9 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
 
   const baseUrl = parseUpstreamUrl(env, problems)
   const linkBaseUrl = parseHttpUrl(env.K2_LINK_BASE_URL, 'K2_LINK_BASE_URL', problems) ?? baseUrl
-  const credentials = parseCredentials(env, problems)
+  // Written any which way, it still means production: a typo must not start the simulator there.
+  const production = env.NODE_ENV.trim().toLowerCase() === 'production'
+  const credentials = parseCredentials(env, production, raw.K2_BASE_URL !== undefined, problems)
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems)
   const apiKeys = splitList(env.API_KEYS)
   if (apiKeys.some(k => k.length < MIN_API_KEY_LENGTH || /\s/.test(k))) {
@@ -143,7 +145,7 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
 
   if (problems.size > 0) throw new ConfigError(problems)
   return {
-    nodeEnv: env.NODE_ENV,
+    nodeEnv: production ? 'production' : env.NODE_ENV,
     host: env.HOST,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
@@ -208,14 +210,22 @@ function parseUpstreamUrl (env: Env, problems: Map<string, string>): string {
   return origin
 }
 
-function parseCredentials (env: Env, problems: Map<string, string>): Config['upstream']['credentials'] {
+function parseCredentials (env: Env, production: boolean, baseUrlGiven: boolean,
+  problems: Map<string, string>): Config['upstream']['credentials'] {
   const { K2_CLIENT_ID: id, K2_CLIENT_SECRET: secret } = env
   if (id !== undefined && secret !== undefined) return { clientId: id, clientSecret: secret }
+  let why: string | undefined
   if (id !== undefined || secret !== undefined) {
     problems.set(id === undefined ? 'K2_CLIENT_ID' : 'K2_CLIENT_SECRET', 'must be set together with ' +
       (id === undefined ? 'K2_CLIENT_SECRET' : 'K2_CLIENT_ID'))
-  } else if (env.NODE_ENV === 'production') {
-    const why = 'required when NODE_ENV=production (the built-in simulator only runs outside production)'
+  } else if (production) {
+    why = 'required when NODE_ENV=production (the built-in simulator only runs outside production)'
+  } else if (baseUrlGiven) {
+    // An operator who names an upstream means to call it, not the simulator.
+    why = 'required when K2_BASE_URL is set (without credentials the built-in simulator would answer ' +
+      'instead); unset K2_BASE_URL to run the simulator'
+  }
+  if (why !== undefined) {
     problems.set('K2_CLIENT_ID', why)
     problems.set('K2_CLIENT_SECRET', why)
   }

@@ -103,6 +103,25 @@ t.test('production needs credentials', async t => {
   t.equal(loadConfig({ NODE_ENV: 'production', ...creds }).upstream.mode, 'kopokopo')
 })
 
+t.test('production, however NODE_ENV writes it, needs credentials', async t => {
+  for (const written of ['Production', 'PRODUCTION', ' production ', 'production\t']) {
+    const err = errorOf({ NODE_ENV: written })
+    t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'], JSON.stringify(written))
+    t.match(err.message, 'required when NODE_ENV=production')
+    t.equal(loadConfig({ NODE_ENV: written, ...creds }).nodeEnv, 'production')
+  }
+  t.equal(loadConfig({ NODE_ENV: 'productionish' }).upstream.mode, 'simulator', 'only production itself')
+})
+
+t.test('a K2_BASE_URL without credentials is refused rather than left for the simulator', async t => {
+  const err = errorOf({ K2_BASE_URL: 'https://api.kopokopo.com' })
+  t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
+  t.match(err.message, 'K2_CLIENT_ID: required when K2_BASE_URL is set')
+  t.match(err.message, 'K2_CLIENT_SECRET: required when K2_BASE_URL is set')
+  t.equal(loadConfig({ K2_BASE_URL: '' }).upstream.mode, 'simulator', 'empty is unset')
+  t.equal(loadConfig({ K2_BASE_URL: 'https://api.kopokopo.com', ...creds }).upstream.mode, 'kopokopo')
+})
+
 t.test('credentials travel only over TLS, except to loopback or when explicitly allowed', async t => {
   const err = errorOf({ ...creds, K2_BASE_URL: 'http://kopokopo.internal:4010' })
   t.same(err.variables, ['K2_BASE_URL'])

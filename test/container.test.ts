@@ -303,7 +303,7 @@ t.test('.env.example', async (t) => {
   for (const [name, schema] of Object.entries(EnvSchema.properties)) {
     const fallback = (schema as { default?: unknown }).default
     const expected = fallback === undefined ? '' : String(fallback)
-    if (name === 'K2_CLIENT_ID' || name === 'K2_CLIENT_SECRET') continue
+    if (name === 'K2_BASE_URL' || name === 'K2_CLIENT_ID' || name === 'K2_CLIENT_SECRET') continue
     t.equal(env[name], expected, `${name} shows its default`)
   }
   for (const [name, expected] of Object.entries(SIMULATOR_DEFAULTS)) t.equal(env[name], expected, `${name} shows its default`)
@@ -312,6 +312,9 @@ t.test('.env.example', async (t) => {
   // simulator's pair: without credentials, the built-in simulator runs.
   t.equal(env.K2_CLIENT_ID, undefined, 'K2_CLIENT_ID is left unset')
   t.equal(env.K2_CLIENT_SECRET, undefined, 'K2_CLIENT_SECRET is left unset')
+  // Without credentials, a K2_BASE_URL is refused.
+  t.equal(env.K2_BASE_URL, undefined, 'K2_BASE_URL is left unset')
+  t.match(text, `# K2_BASE_URL=${String((EnvSchema.properties.K2_BASE_URL as { default?: unknown }).default)}\n`, 'K2_BASE_URL shows its default, commented out')
   t.doesNotThrow(() => readSimulatorEnv(env), 'the simulator accepts it')
   const config = loadConfig(env)
   t.equal(config.upstream.mode, 'simulator', 'the service accepts it and runs the built-in simulator')
