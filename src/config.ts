@@ -183,19 +183,28 @@ function splitList (value: string): string[] {
 
 function parseHttpUrl (value: string | undefined, name: string, problems: Map<string, string>): string | undefined {
   if (value === undefined) return undefined
+  // What the operator wrote is never quoted back: it may hold a user:password@.
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    problems.set(name, `not a URL (got ${JSON.stringify(value)})`)
+    problems.set(name, 'not a URL; write an origin such as https://api.kopokopo.com')
     return undefined
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     problems.set(name, `must be an http(s) URL (got ${url.protocol})`)
     return undefined
   }
-  // Kopo Kopo lives at the root of its host; a trailing slash or path would
-  // produce URLs such as `//api/v2`, so only the origin is kept.
+  if (url.username !== '' || url.password !== '') {
+    problems.set(name, 'must not carry a user name or password')
+    return undefined
+  }
+  // Only the origin is used (Kopo Kopo lives at the root of its host): a path
+  // would be dropped without a word, so it is refused instead.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    problems.set(name, `must be an origin, without a path, query or fragment: write ${url.origin}`)
+    return undefined
+  }
   return url.origin
 }
 

@@ -43,7 +43,7 @@ t.test('defaults', async t => {
 })
 
 t.test('credentials select Kopo Kopo; the base URL is normalised to its origin', async t => {
-  const config = loadConfig({ ...creds, K2_BASE_URL: 'https://api.kopokopo.com/', K2_LINK_BASE_URL: 'https://pay.example.test/x/' })
+  const config = loadConfig({ ...creds, K2_BASE_URL: 'https://api.kopokopo.com/', K2_LINK_BASE_URL: 'https://pay.example.test' })
   t.equal(config.upstream.mode, 'kopokopo')
   t.equal(config.upstream.baseUrl, 'https://api.kopokopo.com')
   t.equal(config.upstream.linkBaseUrl, 'https://pay.example.test')
@@ -68,6 +68,23 @@ t.test('every offending variable is named at once, without echoing secrets', asy
   t.match(err.message, 'K2_CLIENT_ID: must be set together with K2_CLIENT_SECRET')
   t.notMatch(err.message, 'only-the-secret-value')
   t.notMatch(err.message, 'short', 'API keys are not echoed either')
+})
+
+t.test('Kopo Kopo URLs are origins, and are never quoted back', async t => {
+  for (const name of ['K2_BASE_URL', 'K2_LINK_BASE_URL']) {
+    const unparsable = errorOf({ ...creds, [name]: 'https://user:hunter2-secret@api.kopokopo.com:99999' })
+    t.same(unparsable.variables, [name])
+    t.match(unparsable.message, `${name}: not a URL; write an origin such as https://api.kopokopo.com`)
+    t.notMatch(unparsable.message, 'hunter2-secret')
+    const withUser = errorOf({ ...creds, [name]: 'https://user:hunter2-secret@api.kopokopo.com' })
+    t.match(withUser.message, `${name}: must not carry a user name or password`)
+    t.notMatch(withUser.message, 'hunter2-secret')
+    for (const extra of ['/api/v1', '/api/', '?x=1', '#top']) {
+      const err = errorOf({ ...creds, [name]: `https://api.kopokopo.com${extra}` })
+      t.same(err.variables, [name], extra)
+      t.match(err.message, `${name}: must be an origin, without a path, query or fragment: write https://api.kopokopo.com`)
+    }
+  }
 })
 
 t.test('numbers are plain digits, and timers fit Node\'s', async t => {
