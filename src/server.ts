@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
@@ -41,13 +42,16 @@ const LISTEN_ERRORS: Record<string, string> = {
   ENOTFOUND: 'the host name does not resolve'
 }
 
-async function listenOrExit ([host, port]: [string, string], listen: () => Promise<string>): Promise<string> {
+async function listenOrExit ([hostVariable, portVariable]: [string, string], { host, port }: { host: string, port: number },
+  listen: () => Promise<string>): Promise<string> {
   try {
     return await listen()
   } catch (err) {
     const why = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? '']
     if (why === undefined) throw err
-    process.stderr.write(`Cannot listen on ${host}/${port}: ${why} (${(err as NodeJS.ErrnoException).code}).\n`)
+    // The values too: the variables may come from the environment, a .env or the image.
+    const address = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`
+    process.stderr.write(`Cannot listen on ${hostVariable}/${portVariable} (${address}): ${why} (${(err as NodeJS.ErrnoException).code}).\n`)
     process.exit(1)
   }
 }
@@ -101,9 +105,9 @@ async function main (): Promise<void> {
     clearTimeout(cut)
   })
 
-  const address = await listenOrExit(['HOST', 'PORT'], () => app.listen({ host: config.host, port: config.port }))
+  const address = await listenOrExit(['HOST', 'PORT'], config, () => app.listen({ host: config.host, port: config.port }))
   if (metricsServer !== null) {
-    const metricsAddress = await listenOrExit(['METRICS_HOST', 'METRICS_PORT'],
+    const metricsAddress = await listenOrExit(['METRICS_HOST', 'METRICS_PORT'], config.metrics,
       () => metricsServer.listen({ host: config.metrics.host, port: config.metrics.port }))
     app.log.info({ metrics: `${metricsAddress}/metrics` }, 'metrics listening')
   }

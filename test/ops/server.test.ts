@@ -109,7 +109,7 @@ t.test('bad configuration stops start-up with one message naming every variable'
   t.notMatch(server.output(), 'lonely-secret-value')
 })
 
-t.test('a port that cannot be had stops start-up with a message naming its variables', async t => {
+t.test('a port that cannot be had stops start-up with a message naming its variables and their values', async t => {
   const taken = createServer().listen(0, '127.0.0.1')
   await new Promise(resolve => taken.once('listening', resolve))
   t.teardown(() => { taken.close() })
@@ -118,11 +118,11 @@ t.test('a port that cannot be had stops start-up with a message naming its varia
   const api = await spawnServer({ PORT: port, METRICS_PORT: '0' })
   t.equal(await api.exited, 1)
   t.equal(api.output().split('\n').filter(l => !l.startsWith('{')).join('\n'),
-    'Cannot listen on HOST/PORT: the port is already in use (EADDRINUSE).\n')
+    `Cannot listen on HOST/PORT (127.0.0.1:${port}): the port is already in use (EADDRINUSE).\n`)
 
   const metrics = await spawnServer({ PORT: '0', METRICS_PORT: port })
   t.equal(await metrics.exited, 1)
-  t.match(metrics.output(), 'Cannot listen on METRICS_HOST/METRICS_PORT: the port is already in use (EADDRINUSE).')
+  t.match(metrics.output(), `Cannot listen on METRICS_HOST/METRICS_PORT (127.0.0.1:${port}): the port is already in use (EADDRINUSE).`)
   t.notMatch(metrics.output(), /\n\s+at /, 'no stack trace')
 })
 
