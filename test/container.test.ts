@@ -315,6 +315,9 @@ t.test('.env.example', async (t) => {
   // Without credentials, a K2_BASE_URL is refused.
   t.equal(env.K2_BASE_URL, undefined, 'K2_BASE_URL is left unset')
   t.match(text, `# K2_BASE_URL=${String((EnvSchema.properties.K2_BASE_URL as { default?: unknown }).default)}\n`, 'K2_BASE_URL shows its default, commented out')
+  // The rule the file warns about, as Node's parser applies it.
+  t.match(text, /K2_CLIENT_SECRET="[^"#]*#[^"]*"/, 'a secret with # is shown quoted')
+  t.same(parseEnv('S=ab#cd\nQ="ab#cd"'), { S: 'ab', Q: 'ab#cd' })
   t.doesNotThrow(() => readSimulatorEnv(env), 'the simulator accepts it')
   const config = loadConfig(env)
   t.equal(config.upstream.mode, 'simulator', 'the service accepts it and runs the built-in simulator')
