@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +6,7 @@ import t from 'tap'
 import { Agent, request } from 'undici'
 import { SEED_IDS } from '../../src/simulator/seed.js'
 import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, gate, upstreamLink } from '../helpers/fake-kopokopo.js'
-import { listeningUrl, spawnNpmStart, spawnServer } from '../helpers/process.js'
+import { listeningUrl, spawnServer } from '../helpers/process.js'
 import { ACTIVE_ID, sample, type Teardown } from '../helpers/app.js'
 
 async function freePort (): Promise<number> {
@@ -15,24 +15,6 @@ async function freePort (): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise(resolve => server.close(resolve))
   return port
-}
-
-/** How a connection attempt to the port on loopback ends: 'connected' or the error's code. */
-async function tryConnect (port: number): Promise<string> {
-  return await new Promise<string>(resolve => {
-    const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => { socket.destroy(); resolve('connected') })
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
-  })
-}
-
-function isRunning (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** The built service, spawned against a fake Kopo Kopo that knows ACTIVE_ID; both stop with the test. */
@@ -84,24 +66,6 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   t.notMatch(server.output(), 'simulator-client-secret', 'the simulator secret is not logged either')
 })
 
-// npm runs the script through `sh -c`: a shell left between npm and node dies
-// on npm's SIGTERM without passing it on, and node, re-parented, keeps serving
-// and holding the port.
-t.test('SIGTERM to `npm start` reaches the service: it shuts down and frees its port', async t => {
-  const server = await spawnNpmStart({ PORT: '0', METRICS_PORT: '0' })
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await listeningUrl(server)
-  const servicePid = Number((await server.waitForLine(l => typeof l.pid === 'number')).pid)
-  t.teardown(() => { if (isRunning(servicePid)) process.kill(servicePid, 'SIGKILL') })
-  t.not(servicePid, server.child.pid, 'npm is not the service')
-
-  server.child.kill('SIGTERM')
-  t.match(await server.waitForLine(l => l.msg === 'shutting down'), { signal: 'SIGTERM' })
-  await server.exited
-  t.notOk(isRunning(servicePid), 'no service process outlives npm')
-  t.equal(await tryConnect(Number(new URL(url).port)), 'ECONNREFUSED', 'the port is free')
-})
-
 t.test('bad configuration stops start-up with one message naming every variable', async t => {
   const server = await spawnServer({ PORT: 'x', CACHE_TTL_MS: '-5', K2_CLIENT_SECRET: 'lonely-secret-value', METRICS_PORT: '0' })
   t.equal(await server.exited, 1)
@@ -124,15 +88,6 @@ t.test('a port that cannot be had stops start-up with a message naming its varia
   t.equal(await metrics.exited, 1)
   t.match(metrics.output(), `Cannot listen on METRICS_HOST/METRICS_PORT (127.0.0.1:${port}): the port is already in use (EADDRINUSE).`)
   t.notMatch(metrics.output(), /\n\s+at /, 'no stack trace')
-})
-
-t.test('the largest CACHE_MAX_ENTRIES starts within npm start\'s heap ceiling', async t => {
-  const server = await spawnServer({ PORT: '0', METRICS_PORT: '0', CACHE_MAX_ENTRIES: '1000000' })
-  t.teardown(() => { server.child.kill('SIGKILL') })
-  const url = await listeningUrl(server)
-  t.equal((await request(`${url}/health/live`)).statusCode, 200)
-  server.child.kill('SIGTERM')
-  t.equal(await server.exited, 0)
 })
 
 t.test('production refuses to start without credentials', async t => {
@@ -159,33 +114,6 @@ t.test('a .env file is read, and the environment wins over it', async t => {
   t.equal(await overridden.exited, 0)
 })
 
-// Node 20's own reader took a .env it may not read for no file at all, so the
-// service started without it (on the simulator, outside production).
-t.test('a .env that is there but cannot be read stops start-up with one line naming it', async t => {
-  const cases: Array<[string, (path: string) => Promise<unknown>, RegExp]> = [
-    ['a directory', async path => { await mkdir(path) }, /it is a directory/],
-    ['a link to nothing', async path => { await symlink('missing.env', path) }, /it is a symbolic link to nothing/],
-    ['a file it may not read', async path => { await writeFile(path, 'PORT=0\n', { mode: 0o000 }) }, /permission denied \(EACCES\)/]
-  ]
-  for (const [what, make, why] of cases) {
-    // Permissions do not hold root back: the unreadable file would be read.
-    const asRoot = what === 'a file it may not read' && process.getuid?.() === 0
-    await t.test(what, { skip: asRoot ? 'root reads a file whatever its mode' : false }, async t => {
-      const dir = await mkdtemp(join(tmpdir(), 'k2-bff-env-'))
-      t.teardown(() => rm(dir, { recursive: true, force: true }))
-      await make(join(dir, '.env'))
-      const server = await spawnServer({ PORT: '0', METRICS_PORT: '0' }, dir)
-      t.teardown(() => { server.child.kill('SIGKILL') })
-      const started = listeningUrl(server).then(() => 'started without it', () => 'exited')
-      t.equal(await Promise.race([server.exited, started]), 1)
-      const output = server.output()
-      t.match(output, /^Cannot read \.env in the working directory: .*\n$/)
-      t.match(output, why)
-      t.equal(output.split('\n').length, 2, 'one line, no stack trace')
-    })
-  }
-})
-
 t.test('graceful shutdown: in-flight requests finish, new connections are refused, exit 0', async t => {
   // A deadline past tap's own timeout: the held request below ends only when the test releases it.
   const { fake, server, url } = await serveAgainstFake(t, { LOG_LEVEL: 'trace', UPSTREAM_TIMEOUT_MS: '600000' })
@@ -204,12 +132,17 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   await server.waitForLine(l => l.msg === 'closing: no new connections; finishing the requests in flight')
 
   const port = Number(new URL(url).port)
+  const tryConnect = async () => await new Promise<string>(resolve => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve('connected') })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+  })
   // The listener stops right after that line, in the same turn of the
   // service's event loop, but the line may reach us first: poll briefly.
-  let refused = await tryConnect(port)
+  let refused = await tryConnect()
   for (let i = 0; i < 40 && refused !== 'ECONNREFUSED'; i++) {
     await new Promise(resolve => setTimeout(resolve, 10))
-    refused = await tryConnect(port)
+    refused = await tryConnect()
   }
   t.equal(refused, 'ECONNREFUSED', 'no new connections once shutdown has begun')
   t.equal(fake.calls('status').length, 1, 'the slow request is still in flight')
