@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
+import pkg from '../package.json' with { type: 'json' }
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, MAX_TIMER_MS, type Config } from './config.js'
 import { EnvFileError, loadEnvFile } from './env-file.js'
@@ -105,6 +106,10 @@ async function main (): Promise<void> {
     clearTimeout(cut)
   })
 
+  // What is running against what, for a reader of the logs: the origin only
+  // (config keeps no path or userinfo of K2_BASE_URL), never the credentials.
+  app.log.info({ version: pkg.version, node: process.version, upstream: config.upstream.mode, k2Origin: config.upstream.baseUrl },
+    'starting')
   const address = await listenOrExit(['HOST', 'PORT'], config, () => app.listen({ host: config.host, port: config.port }))
   if (metricsServer !== null) {
     const metricsAddress = await listenOrExit(['METRICS_HOST', 'METRICS_PORT'], config.metrics,

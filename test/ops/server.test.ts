@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +29,8 @@ async function serveAgainstFake (t: Teardown, env: Record<string, string> = {}) 
   return { fake, server, url: await listeningUrl(server) }
 }
 
+const PACKAGE_VERSION = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
 const EXPECTED_STATES = {
   pending: 'pending',
   active: 'active',
@@ -46,6 +48,7 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   const url = await listeningUrl(server)
   const banner = await server.waitForLine(l => l.seededIds !== undefined)
   t.match(banner, { level: 40, msg: /simulator/, docs: `${url}/docs`, seededIds: SEED_IDS })
+  t.match(await server.waitForLine(l => l.msg === 'starting'), { upstream: 'simulator', k2Origin: banner.upstream })
 
   const ready = await request(`${url}/health/ready`)
   t.equal(ready.statusCode, 200)
@@ -64,6 +67,16 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
   t.notMatch(server.output(), 'simulator-client-secret', 'the simulator secret is not logged either')
+})
+
+t.test('start-up names the version, Node, the upstream mode and the Kopo Kopo origin, never the credentials', async t => {
+  const { fake, server } = await serveAgainstFake(t)
+  const starting = server.lines().filter(l => l.msg === 'starting')
+  t.same(starting.map(({ time: _time, pid: _pid, hostname: _hostname, ...line }) => line), [{
+    level: 30, msg: 'starting', version: PACKAGE_VERSION, node: process.version, upstream: 'kopokopo', k2Origin: fake.url
+  }])
+  t.notMatch(server.output(), TEST_CLIENT_ID)
+  t.notMatch(server.output(), TEST_CLIENT_SECRET)
 })
 
 t.test('bad configuration stops start-up with one message naming every variable', async t => {
