@@ -2,11 +2,19 @@ import type { Clock } from '../clock.js'
 
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
+/** A change of state, as reported to onStateChange. */
+export interface CircuitChange {
+  state: CircuitState
+  from: CircuitState
+  /** Failed attempts in a row, the one that (re)opened the circuit included; 0 once closed. */
+  consecutiveFailures: number
+}
+
 export interface CircuitBreakerOptions {
   failureThreshold: number
   resetMs: number
   clock: Clock
-  onStateChange?: (state: CircuitState) => void
+  onStateChange?: (change: CircuitChange) => void
 }
 
 export class CircuitOpenError extends Error {
@@ -78,8 +86,9 @@ export class CircuitBreaker {
   }
 
   #set (state: CircuitState): void {
+    const from = this.#state
     this.#state = state
     this.#generation++
-    this.#options.onStateChange?.(state)
+    this.#options.onStateChange?.({ state, from, consecutiveFailures: this.#failures })
   }
 }

@@ -4,7 +4,7 @@ import type { Clock, Sleep } from '../clock.js'
 import { AppError } from '../errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { CircuitBreaker } from './circuit-breaker.js'
+import { CircuitBreaker, type CircuitChange } from './circuit-breaker.js'
 import { KopoKopoClient } from './client.js'
 import { TokenProvider } from './token-provider.js'
 import { Upstream } from './upstream.js'
@@ -16,6 +16,7 @@ export interface KopoKopoDeps {
   sleep: Sleep
   random: () => number
   metrics: Metrics
+  /** For the circuit's changes of state and failed token renewals: a few lines per outage, never one per request. */
   log: FastifyBaseLogger
 }
 
@@ -32,7 +33,14 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     keepAliveTimeout: 30_000,
     connect: { timeout: config.upstream.timeoutMs }
   })
-  const breaker = new CircuitBreaker({ ...config.circuit, clock, onStateChange: state => metrics.setCircuit(state) })
+  const breaker = new CircuitBreaker({
+    ...config.circuit,
+    clock,
+    onStateChange: change => {
+      metrics.setCircuit(change.state)
+      logCircuit(deps.log, change, config.circuit.resetMs)
+    }
+  })
   const upstream = new Upstream({
     dispatcher,
     baseUrl: config.upstream.baseUrl,
@@ -79,4 +87,16 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
 /** What a log line says of an upstream failure: its code and Kopo Kopo's status, never a body. */
 function errorFields (err: unknown): Record<string, unknown> {
   return err instanceof AppError ? { code: err.code, upstreamStatus: err.upstreamStatus } : { err }
+}
+
+// The gauge shows the state when scraped; these lines say when it changed and
+// why. Half-open is not logged: the probe's outcome, a moment later, is.
+function logCircuit (log: KopoKopoDeps['log'], { state, from, consecutiveFailures }: CircuitChange, resetMs: number): void {
+  if (state === 'open' && from === 'closed') {
+    log.warn({ consecutiveFailures, openForMs: resetMs }, 'circuit opened: no calls to Kopo Kopo until a probe')
+  } else if (state === 'open') {
+    log.warn({ consecutiveFailures, openForMs: resetMs }, 'circuit reopened: the probe failed')
+  } else if (state === 'closed') {
+    log.info('circuit closed: the probe succeeded')
+  }
 }

@@ -267,6 +267,34 @@ t.test('circuit breaker: opens after consecutive failures, probes once after the
   t.equal(fake.calls('status').length, 7)
 })
 
+t.test('circuit breaker: each change of state is logged once, not each request it refuses', async t => {
+  const { app, fake, clock, logs } = await buildTestApp(t, {
+    UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_RESET_MS: '10000', CACHE_TTL_MS: '0'
+  })
+  const circuitLines = () => logs.lines
+    .filter(l => String(l.msg).startsWith('circuit'))
+    .map(({ time: _time, pid: _pid, hostname: _hostname, ...line }) => line)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.inject(url)
+  fake.always('status', { status: 500 })
+  for (let i = 0; i < 3; i++) await app.inject(url)
+  const opened = { level: 40, consecutiveFailures: 3, openForMs: 10_000, msg: 'circuit opened: no calls to Kopo Kopo until a probe' }
+  t.same(circuitLines(), [opened])
+  for (let i = 0; i < 3; i++) t.equal((await app.inject(url)).statusCode, 503)
+  t.same(circuitLines(), [opened], 'nothing per refused request')
+
+  clock.advance(10_000)
+  t.equal((await app.inject(url)).statusCode, 502, 'the probe fails')
+  const reopened = { level: 40, consecutiveFailures: 4, openForMs: 10_000, msg: 'circuit reopened: the probe failed' }
+  t.same(circuitLines(), [opened, reopened])
+
+  clock.advance(10_000)
+  fake.always('status', undefined)
+  t.equal((await app.inject(url)).statusCode, 200, 'the probe succeeds')
+  t.equal((await app.inject(url)).statusCode, 200)
+  t.same(circuitLines(), [opened, reopened, { level: 30, msg: 'circuit closed: the probe succeeded' }])
+})
+
 t.test('circuit breaker: a call sent before the circuit opened neither closes it nor decides the probe', async t => {
   const { app, fake, clock } = await buildTestApp(t, {
     UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_RESET_MS: '10000', CACHE_TTL_MS: '0'
