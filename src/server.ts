@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
@@ -77,15 +78,18 @@ async function main (): Promise<void> {
   // requests finish (bounded by SHUTDOWN_TIMEOUT_MS, past which the connections
   // still open are cut, with a warning), the upstream pool closes, exit 0. A
   // second signal exits at once; so does close-with-grace, with 1, should
-  // closing hang even after the cut.
+  // closing hang even after the cut. Each way out says so in the log, last:
+  // a process that just vanished leaves its reader guessing.
   const drainDelayMs = config.shutdownDrainDelayMs
   const { shutdownTimeoutMs } = config
   const lastResortMs = Math.min(drainDelayMs + shutdownTimeoutMs + SHUTDOWN_LAST_RESORT_MS, MAX_TIMER_MS)
   closeWithGrace({
     delay: lastResortMs,
     logger: false,
-    onTimeout: () => { app.log.error({ lastResortMs }, 'shutdown still not done after cutting the connections: exiting 1') }
+    onTimeout: () => { app.log.error({ lastResortMs }, 'shutdown still not done after cutting the connections: exiting 1') },
+    onSecondSignal: (signal) => { app.log.warn({ signal }, 'second signal during shutdown: exiting 1 at once') }
   }, async ({ signal, err }) => {
+    const started = performance.now()
     if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
     else app.log.info({ signal, drainDelayMs }, 'shutting down')
     // After a crash there is nothing worth draining for.
@@ -104,6 +108,8 @@ async function main (): Promise<void> {
     }, shutdownTimeoutMs)
     await app.close()
     clearTimeout(cut)
+    // close-with-grace exits as soon as this returns: 1 after an error, else 0.
+    app.log.info({ exitCode: err === undefined ? 0 : 1, durationMs: Math.round(performance.now() - started) }, 'shut down')
   })
 
   // What is running against what, for a reader of the logs: the origin only

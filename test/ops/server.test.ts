@@ -165,6 +165,7 @@ t.test('graceful shutdown: in-flight requests finish, new connections are refuse
   t.equal(res.statusCode, 200, 'the in-flight request completed')
   t.equal((await res.body.json() as { id: string }).id, ACTIVE_ID)
   t.equal(await server.exited, 0, server.output().slice(-3000))
+  t.match(server.lines().at(-1), { level: 30, msg: 'shut down', exitCode: 0, durationMs: Number }, 'the last line says it is done')
 
   const output = server.output()
   t.notMatch(output, TEST_CLIENT_SECRET, 'no secret in logs at trace level')
@@ -242,6 +243,9 @@ t.test('SHUTDOWN_DRAIN_DELAY_MS: readiness turns 503 while requests are still se
   t.equal(link.statusCode, 200)
   t.equal((await link.body.json() as { id: string }).id, ACTIVE_ID)
   t.equal(await server.exited, 0, server.output().slice(-3000))
+  const done = server.lines().at(-1)
+  t.match(done, { msg: 'shut down', exitCode: 0 })
+  t.ok(Number(done?.durationMs) >= 1500, 'the duration counts the drain delay')
 })
 
 t.test('shutdown completes even when the reader of its log has gone', async t => {
@@ -268,6 +272,8 @@ t.test('a second signal during shutdown exits at once', async t => {
   server.child.kill('SIGINT')
   t.equal(await server.exited, 1, 'abrupt exit, without waiting for the request in flight')
   t.type(await slow, Error, 'the in-flight request was cut off')
+  t.match(server.lines().at(-1), { level: 40, signal: 'SIGINT', msg: 'second signal during shutdown: exiting 1 at once' }, 'and says why, last')
+  t.notOk(server.lines().some(l => l.msg === 'shut down'), 'not claimed as a completed shutdown')
 })
 
 t.test('past SHUTDOWN_TIMEOUT_MS the connections still open are cut, with a warning, and the process exits 0', async t => {
