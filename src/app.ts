@@ -55,7 +55,7 @@ const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.he
 /** The whole service, not listening: the process concerns live in server.ts. */
 export async function buildApp (config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock
-  const metrics = createMetrics()
+  const metrics = createMetrics({ build: { version: pkg.version, nodeVersion: process.version } })
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
 

@@ -13,9 +13,12 @@ export const MAX_BODY_BYTES = 1024 * 1024
 // Where the copy of a body in several chunks starts; it doubles from there.
 const MIN_COPY_BYTES = 16 * 1024
 
-export type UpstreamCall = 'token' | 'status'
-export type UpstreamOutcome = 'ok' | 'not_found' | 'unauthorized' | 'client_error' | 'server_error' |
-  'rate_limited' | 'timeout' | 'network_error' | 'too_large'
+// Listed as values, so the metrics can start every call/outcome series at 0.
+export const UPSTREAM_CALLS = ['token', 'status'] as const
+export const UPSTREAM_OUTCOMES = ['ok', 'not_found', 'unauthorized', 'client_error', 'server_error',
+  'rate_limited', 'timeout', 'network_error', 'too_large'] as const
+export type UpstreamCall = typeof UPSTREAM_CALLS[number]
+export type UpstreamOutcome = typeof UPSTREAM_OUTCOMES[number]
 
 export interface UpstreamResponse {
   status: number

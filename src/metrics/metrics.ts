@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CircuitState } from '../kopokopo/circuit-breaker.js'
+import { UPSTREAM_CALLS, UPSTREAM_OUTCOMES } from '../kopokopo/upstream.js'
 import type { CacheEvent } from '../payment-links/service.js'
 
 const PREFIX = 'k2bff_'
@@ -16,13 +17,19 @@ export interface CacheOccupancy {
 }
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
 
+/** What is running, for k2bff_build_info. */
+export interface BuildInfo {
+  version: string
+  nodeVersion: string
+}
+
 /**
  * Every metric lives in a registry owned by one app instance (no global
  * registry), so tests and several apps in one process never collide.
  */
-export function createMetrics (options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
+export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boolean }) {
   const registry = new Registry()
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry })
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   const registers = [registry]
   // The per-request counters are plain numbers, handed to prom-client when
   // scraped (its collect callback): prom-client hashes the label set on every
@@ -56,7 +63,9 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
       registers,
       collect () {
         this.reset()
-        for (const [result, count] of Object.entries(cacheCounts)) if (count > 0) this.inc({ result }, count)
+        // Every result, 0 included: a series that appears only once used
+        // makes rate() and ratios of results miss their start.
+        for (const [result, count] of Object.entries(cacheCounts)) this.inc({ result }, count)
       }
     }),
     // Read at scrape time: nothing on the request path.
@@ -105,6 +114,14 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
       help: 'Requests refused with 429 by the per-client rate limit.',
       registers
     }),
+    // Prometheus's info-metric convention: always 1, the facts in its labels,
+    // to be joined onto other series or compared across instances.
+    buildInfo: new Gauge({
+      name: `${PREFIX}build_info`,
+      help: 'Always 1: the service version and Node.js version running, in its labels.',
+      labelNames: ['version', 'node_version'],
+      registers
+    }),
     setCircuit (state: CircuitState): void {
       metrics.circuitState.set(CIRCUIT_VALUE[state])
     },
@@ -130,6 +147,9 @@ export function createMetrics (options: { defaultMetrics: boolean } = { defaultM
     }
   }
   metrics.circuitState.set(0)
+  metrics.buildInfo.set({ version: options.build.version, node_version: options.build.nodeVersion }, 1)
+  // Once, at start-up, rather than at first use: see cacheEvents.
+  for (const call of UPSTREAM_CALLS) for (const outcome of UPSTREAM_OUTCOMES) metrics.upstreamRequests.inc({ call, outcome }, 0)
   return metrics
 }
 

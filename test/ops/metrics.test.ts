@@ -84,8 +84,29 @@ t.test('one cache result per lookup: a stale answer counts as stale, not also as
   failure.open()
   t.same((await Promise.all(lookups)).map(res => res.headers['cache-status']), Array(3).fill('k2-bff; fwd=stale; ttl=-1'))
   const text = await app.metrics.registry.getSingleMetricAsString('k2bff_cache_events_total')
-  t.same(text.split('\n').filter(l => l.startsWith('k2bff_')).sort(),
-    ['k2bff_cache_events_total{result="miss"} 1', 'k2bff_cache_events_total{result="stale"} 3'])
+  t.same(text.split('\n').filter(l => l.startsWith('k2bff_')).sort(), [
+    'k2bff_cache_events_total{result="collapsed"} 0',
+    'k2bff_cache_events_total{result="hit"} 0',
+    'k2bff_cache_events_total{result="miss"} 1',
+    'k2bff_cache_events_total{result="stale"} 3'
+  ])
+})
+
+t.test('every cache result and upstream call/outcome series exists from start-up, at 0', async t => {
+  const { app } = await buildTestApp(t)
+  const series = async (name: string) => (await app.metrics.registry.getSingleMetricAsString(name)).split('\n').filter(l => l.startsWith(name))
+  t.same((await series('k2bff_cache_events_total')).sort(), ['collapsed', 'hit', 'miss', 'stale'].map(r => `k2bff_cache_events_total{result="${r}"} 0`))
+  const outcomes = ['ok', 'not_found', 'unauthorized', 'client_error', 'server_error', 'rate_limited', 'timeout', 'network_error', 'too_large']
+  t.same((await series('k2bff_upstream_requests_total')).sort(),
+    ['token', 'status'].flatMap(call => outcomes.map(outcome => `k2bff_upstream_requests_total{call="${call}",outcome="${outcome}"} 0`)).sort())
+})
+
+t.test('k2bff_build_info: 1, with the service and Node.js versions as labels', async t => {
+  const { app } = await buildTestApp(t)
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.equal(await app.metrics.registry.getSingleMetricAsString('k2bff_build_info'),
+    '# HELP k2bff_build_info Always 1: the service version and Node.js version running, in its labels.\n' +
+    `# TYPE k2bff_build_info gauge\nk2bff_build_info{version="${version}",node_version="${process.version}"} 1`)
 })
 
 t.test('token fetches count only those that reached Kopo Kopo', async t => {
@@ -97,11 +118,33 @@ t.test('token fetches count only those that reached Kopo Kopo', async t => {
   t.match(await app.metrics.registry.getSingleMetricAsString('k2bff_token_fetches_total'), /\nk2bff_token_fetches_total 1$/)
 })
 
-t.test('the README names every metric of the service', async t => {
-  const { app } = await buildTestApp(t)
+t.test('the README\'s metrics table is exact: every k2bff_ metric, its type and labels, and no other', async t => {
+  const { app, fake } = await buildTestApp(t)
+  // A lookup, so that the per-request series exist and show their labels.
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200)
   const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const metrics = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('### Shutdown'))
-  const names = (await app.metrics.registry.getMetricsAsJSON()).map(m => m.name).filter(name => name.startsWith('k2bff_'))
-  t.equal(names.length, 11, 'every k2bff_ metric is checked')
-  for (const name of names) t.ok(metrics.includes(`\`${name}\``), `${name} is documented`)
+  const section = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('### Shutdown'))
+  const documented = section.split('\n').filter(l => l.startsWith('| `k2bff_')).map(row => {
+    const [name = '', type = '', labels = ''] = row.split('|').slice(1).map(cell => cell.trim())
+    return { name: name.replaceAll('`', ''), type, labels: labels === '' ? [] : labels.split(',').map(l => l.trim()) }
+  })
+  const actual = (await app.metrics.registry.getMetricsAsJSON()).filter(m => m.name.startsWith('k2bff_')).map(m => ({
+    name: m.name,
+    type: String(m.type),
+    labels: [...new Set(m.values.flatMap(v => Object.keys(v.labels)).filter(l => l !== 'le'))]
+  }))
+  t.equal(actual.length, 12, 'every k2bff_ metric is checked')
+  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name)
+  t.same(documented.sort(byName), actual.sort(byName))
+})
+
+t.test('metric names follow Prometheus conventions', async t => {
+  const { app } = await buildTestApp(t)
+  for (const { name, type } of (await app.metrics.registry.getMetricsAsJSON()).filter(m => m.name.startsWith('k2bff_'))) {
+    t.match(name, /^k2bff_[a-z]+(_[a-z]+)*$/, `${name}: snake case, one prefix`)
+    t.equal(name.endsWith('_total'), String(type) === 'counter', `${name}: _total if and only if a counter`)
+    if (name.endsWith('_info')) t.equal(String(type), 'gauge', `${name}: an info metric is a gauge`)
+    if (String(type) === 'histogram') t.match(name, /_(seconds|bytes)$/, `${name}: a histogram names its base unit`)
+  }
 })
