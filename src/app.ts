@@ -69,7 +69,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     },
     // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
     trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
-    clientErrorHandler: clientErrorHandler(headers.api),
+    clientErrorHandler: clientErrorHandler(headers.api, status => { metrics.countRefused(status) }),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
     // A connection with a request open and no byte moving either way is

@@ -15,6 +15,11 @@ export interface CacheOccupancy {
   readonly size: number
   readonly bytes: number
 }
+// Requests Node's HTTP parser refused: no route was matched, and no method
+// can be trusted (an unknown one is the very refusal; it would also make the
+// label's values unbounded). Node's parser knows no method by this name.
+const REFUSED_ROUTE = 'unmatched'
+const REFUSED_METHOD = 'unknown'
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 }
 
 /** What is running, for k2bff_build_info. */
@@ -36,6 +41,7 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
   // inc, a measurable share of a cache hit.
   const requestCounts = new Map<string, RequestSeries>()
   const cacheCounts: Record<CacheEvent, number> = { hit: 0, miss: 0, stale: 0, collapsed: 0 }
+  const refusedCounts = new Map<number, number>()
   let cache: CacheOccupancy = { size: 0, bytes: 0 }
   const metrics = {
     registry,
@@ -47,6 +53,7 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
       collect () {
         this.reset()
         for (const { labels, count } of requestCounts.values()) this.inc(labels, count)
+        for (const [status, count] of refusedCounts) this.inc({ route: REFUSED_ROUTE, method: REFUSED_METHOD, status: String(status) }, count)
       }
     }),
     httpDuration: new Histogram({
@@ -131,6 +138,13 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
     },
     countCacheEvent (result: CacheEvent): void {
       cacheCounts[result]++
+    },
+    /**
+     * A request Node's HTTP parser refused, answered below Fastify. Counted,
+     * not timed: no request was read to time it from.
+     */
+    countRefused (status: number): void {
+      refusedCounts.set(status, (refusedCounts.get(status) ?? 0) + 1)
     },
     /**
      * One route/method/status series, looked up once: bump `count` and

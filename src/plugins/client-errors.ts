@@ -51,12 +51,13 @@ const refusing = new WeakSet<Socket>()
 /**
  * Fastify's clientErrorHandler: answers malformed requests with a problem
  * document (with the API's security headers, as any answer) when the socket
- * can still take one, and logs at debug only, so a scanner cannot flood the
- * logs with parser stack traces. A request pipelined behind answers still
+ * can still take one, reports each refusal sent to `onRefused` (for the
+ * metrics), and logs at debug only, so a scanner cannot flood the logs with
+ * parser stack traces. A request pipelined behind answers still
  * being made is refused after them: written at once, the refusal would reach
  * the client as the answer to the first of them, and the rest would be lost.
  */
-export function clientErrorHandler (securityHeaders: Record<string, string>): ClientErrorHandler {
+export function clientErrorHandler (securityHeaders: Record<string, string>, onRefused: (status: number) => void): ClientErrorHandler {
   const extra = Object.entries(securityHeaders).map(([name, value]) => `${name}: ${value}\r\n`).join('')
   return function (err, socket) {
     const [status, title, detail] = classify(err)
@@ -71,7 +72,10 @@ export function clientErrorHandler (securityHeaders: Record<string, string>): Cl
     // With the id the client received, so a report can be matched to this line.
     this.log.debug({ requestId, code: err.code, status }, 'client error')
     afterPendingAnswers(socket, () => {
-      if (socket.writable) socket.end(rawProblem(status, title, detail, requestId, extra))
+      if (!socket.writable) return
+      socket.end(rawProblem(status, title, detail, requestId, extra))
+      // No hook runs for these, so the access log's metrics never see them.
+      onRefused(status)
     })
   }
 }

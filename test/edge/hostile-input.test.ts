@@ -171,6 +171,25 @@ t.test('below the router: huge headers, malformed requests', async t => {
   t.equal(fake.requests.length, 0)
 })
 
+t.test('requests the HTTP parser refuses are counted, as route unmatched and method unknown', async t => {
+  const { app } = await buildTestApp(t)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  t.match(await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`), /^HTTP\/1\.1 431 /)
+  t.match(await raw(port, 'HELLO THERE\r\n\r\n'), /^HTTP\/1\.1 400 /)
+  t.match(await raw(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'), /^HTTP\/1\.1 400 /)
+  t.match(await raw(port, `FOO /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 501 /)
+
+  const requests = await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total')
+  t.same(requests.split('\n').filter(l => l.startsWith('k2bff_')).sort(), [
+    'k2bff_http_requests_total{route="unmatched",method="unknown",status="400"} 2',
+    'k2bff_http_requests_total{route="unmatched",method="unknown",status="431"} 1',
+    'k2bff_http_requests_total{route="unmatched",method="unknown",status="501"} 1'
+  ])
+  t.notMatch(await app.metrics.registry.getSingleMetricAsString('k2bff_http_request_duration_seconds'), 'method="unknown"',
+    'not timed: no request was read')
+})
+
 t.test('an unexpected error is a bland 500, logged once with its stack', async t => {
   const { app, logs } = await buildTestApp(t)
   app.get('/boom', async () => { throw new Error('internal detail: db password is hunter2') })
