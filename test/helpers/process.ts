@@ -5,6 +5,8 @@ import { access, copyFile, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ACTIVE_ID, type Teardown } from './app.js'
+import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, upstreamLink } from './fake-kopokopo.js'
 
 export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
 const PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url))
@@ -98,4 +100,16 @@ function watch (child: ChildProcess, cleanUp: () => Promise<void>): ServerProces
 export async function listeningUrl (server: ServerProcess): Promise<string> {
   const line = await server.waitForLine(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '))
   return String(line.msg).slice('Server listening at '.length)
+}
+
+/** The built service, spawned against a fake Kopo Kopo that knows ACTIVE_ID; both stop with the test. */
+export async function serveAgainstFake (t: Teardown, env: Record<string, string> = {}) {
+  const fake = await new FakeKopoKopo().start()
+  t.teardown(() => fake.close())
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const server = await spawnServer({
+    PORT: '0', METRICS_PORT: '0', K2_BASE_URL: fake.url, K2_CLIENT_ID: TEST_CLIENT_ID, K2_CLIENT_SECRET: TEST_CLIENT_SECRET, ...env
+  })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  return { fake, server, url: await listeningUrl(server) }
 }
