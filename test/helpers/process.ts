@@ -26,13 +26,20 @@ export interface ServerProcess {
 }
 
 /** Runs the built service (`npm start`'s command) with exactly the given environment. */
-export async function spawnServer (env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+export async function spawnServer (env: Record<string, string>, cwd?: string, user?: { uid: number, gid: number }): Promise<ServerProcess> {
   await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
   // By default an empty working directory, so a developer's .env cannot leak in.
   const dir = cwd ?? await mkdtemp(join(tmpdir(), 'k2-bff-run-'))
-  const child = spawn(process.execPath, [...START_FLAGS, SERVER_JS], {
+  const environment = { PATH: process.env.PATH ?? '', ...env }
+  // As another user, through env -i: the test runner's hooks, which it adds
+  // to a child's environment, would write where that user may not.
+  const [command, args] = user === undefined
+    ? [process.execPath, [...START_FLAGS, SERVER_JS]]
+    : ['/usr/bin/env', ['-i', ...Object.entries(environment).map(([name, value]) => `${name}=${value}`), process.execPath, ...START_FLAGS, SERVER_JS]]
+  const child = spawn(command, args, {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    ...user,
+    env: environment,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   return watch(child, async () => { if (cwd === undefined) await rm(dir, { recursive: true, force: true }) })
