@@ -66,10 +66,6 @@ export class TokenProvider {
     if (this.#token?.value === value) this.#token = null
   }
 
-  get holdsToken (): boolean {
-    return this.#token !== null && this.#o.clock.now() < this.#token.expiresAt
-  }
-
   /** Whether a token was ever obtained: the credentials and the way to Kopo Kopo worked at least once. */
   get obtainedOnce (): boolean {
     return this.#obtained
