@@ -60,8 +60,8 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     clock,
     timeoutMs: config.upstream.timeoutMs,
     onFetch: () => metrics.tokenFetches.inc(),
-    onRenewalFailure: (err, expiresInMs) => {
-      deps.log.warn({ ...errorFields(err), expiresInMs }, 'renewing the access token failed; the current one is used until it expires')
+    onRenewalFailure: (err, expiresInMs, retryInMs) => {
+      deps.log.warn({ ...errorFields(err), expiresInMs, retryInMs }, 'renewing the access token failed; the current one is used until it expires')
     }
   })
   let destroyed = false

@@ -12,8 +12,8 @@ export interface TokenProviderOptions {
   /** Deadline of one token fetch; shared by every request waiting on it. */
   timeoutMs: number
   onFetch?: () => void
-  /** A renewal failed while the token in hand was still good (no request saw the failure). */
-  onRenewalFailure?: (err: unknown, expiresInMs: number) => void
+  /** A renewal failed while the token in hand was still good (no request saw the failure); the next is tried after `retryInMs`. */
+  onRenewalFailure?: (err: unknown, expiresInMs: number, retryInMs: number) => void
 }
 
 interface Token {
@@ -29,6 +29,11 @@ const MAX_MARGIN_MS = 60_000
 // For a token answer without a usable lifetime (none, or not above zero):
 // renewed this often, and at once should Kopo Kopo answer 401 before that.
 export const DEFAULT_TOKEN_LIFETIME_S = 300
+// After a failed early renewal, the next waits this long, doubling with each
+// failure (but at most half the token's time left): requests go on with the
+// token in hand, and a failing token endpoint is not called once per request,
+// each of which, succeeding with the old token, would keep the circuit closed.
+const RENEWAL_BACKOFF_MS = 1000
 
 /**
  * Holds one OAuth client-credentials token in memory. Concurrent callers share
@@ -42,6 +47,8 @@ export class TokenProvider {
   #token: Token | null = null
   #pending: Promise<Token> | null = null
   #obtained = false
+  #failedRenewals = 0
+  #nextRenewalAt = 0
 
   constructor (options: TokenProviderOptions) {
     this.#o = options
@@ -52,8 +59,10 @@ export class TokenProvider {
     const token = this.#token
     const now = this.#o.clock.now()
     if (token !== null && now < token.renewAt) return token.value
+    const valid = token !== null && now < token.expiresAt
+    if (valid && now < this.#nextRenewalAt) return token.value
     const renewal = this.#renewal()
-    if (token !== null && now < token.expiresAt) return token.value
+    if (valid) return token.value
     const fresh = await within(renewal, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
     return fresh.value
   }
@@ -79,8 +88,12 @@ export class TokenProvider {
     pending.catch((err: unknown) => {
       // A request waiting on it has its failure; one renewing early has none to tell.
       const token = this.#token
-      const left = token === null ? 0 : token.expiresAt - this.#o.clock.now()
-      if (left > 0) this.#o.onRenewalFailure?.(err, left)
+      const now = this.#o.clock.now()
+      const left = token === null ? 0 : token.expiresAt - now
+      if (left <= 0) return
+      const retryInMs = Math.min(RENEWAL_BACKOFF_MS * 2 ** this.#failedRenewals++, left / 2)
+      this.#nextRenewalAt = now + retryInMs
+      this.#o.onRenewalFailure?.(err, left, retryInMs)
     })
     return pending
   }
@@ -107,11 +120,11 @@ export class TokenProvider {
     })
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
-      throw new UpstreamAuthError(response.status, upstreamMessage(response.body))
+      throw new UpstreamAuthError(response.status, upstreamMessage(response.body, [this.#o.clientSecret]))
     }
     if (response.status !== 200) {
       throw new UpstreamBadResponseError(`The Kopo Kopo token endpoint answered ${response.status}.`, {
-        upstreamStatus: response.status, reason: upstreamMessage(response.body)
+        upstreamStatus: response.status, reason: upstreamMessage(response.body, [this.#o.clientSecret])
       })
     }
     const parsed = parseJson(response.body)
@@ -128,6 +141,8 @@ export class TokenProvider {
     }
     this.#token = token
     this.#obtained = true
+    this.#failedRenewals = 0
+    this.#nextRenewalAt = 0
     return token
   }
 }

@@ -37,24 +37,37 @@ t.test('the token is renewed shortly before expires_in runs out', async t => {
   t.equal(fake.calls('token').length, 2)
 })
 
-t.test('a renewal that fails while the token is still good: requests go on with it, and the next one renews again', async t => {
+t.test('a renewal that fails while the token is still good: requests go on with it, and renewals back off', async t => {
   const { app, fake, clock, logs } = await buildTestApp(t, { CACHE_TTL_MS: '0', UPSTREAM_RETRIES: '0' })
   fake.tokenTtlSeconds = 3600
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
+  const failures = () => logs.lines.filter(l => l.msg === 'renewing the access token failed; the current one is used until it expires')
   t.equal((await lookup()).statusCode, 200)
   clock.advance(3600_000 - 30_000)
-  fake.enqueue('token', { status: 500 })
+  fake.enqueue('token', { status: 500 }, { status: 500 })
   t.equal((await lookup()).statusCode, 200, 'answered with the token in hand')
   await fake.received('token', 2)
-  const failed = await logs.waitFor(l => l.msg === 'renewing the access token failed; the current one is used until it expires')
-  t.match(failed, { level: 40, expiresInMs: 30_000, code: 'UPSTREAM_BAD_RESPONSE', upstreamStatus: 500 })
+  t.match(await logs.waitFor(l => failures().includes(l)), { level: 40, expiresInMs: 30_000, retryInMs: 1000, code: 'UPSTREAM_BAD_RESPONSE', upstreamStatus: 500 })
+  for (let i = 0; i < 5; i++) t.equal((await lookup()).statusCode, 200)
+  t.equal(fake.calls('token').length, 2, 'no renewal before the back-off has passed')
+
+  clock.advance(1_000)
   t.equal((await lookup()).statusCode, 200)
   await fake.received('token', 3)
+  await logs.waitFor(() => failures().length === 2)
+  t.match(failures()[1], { retryInMs: 2000 }, 'doubling')
+  clock.advance(1_000)
+  await lookup()
+  t.equal(fake.calls('token').length, 3)
+  clock.advance(1_000)
+  await lookup()
+  await fake.received('token', 4)
+  // Past the old token's expiry: whether or not that renewal has come back yet, its token is used.
   clock.advance(30_000)
-  t.equal((await lookup()).statusCode, 200)
-  t.same(fake.calls('status').map(r => r.headers.authorization),
-    ['Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-1', 'Bearer test-token-2'])
+  await lookup()
+  t.same(fake.calls('status').map(r => r.headers.authorization).slice(-2), ['Bearer test-token-1', 'Bearer test-token-2'])
+  t.equal(fake.calls('status').length, 11)
   t.notMatch(logs.text, /test-token/, 'no token in the log')
 })
 
