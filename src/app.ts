@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
@@ -103,12 +104,15 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.decorate('metrics', metrics)
   // No route takes a body: a client that asks leave to send one
   // (`Expect: 100-continue`) gets its refusal straight away, rather than
-  // Node's automatic 100 Continue inviting the body first. Any other
-  // expectation is ignored, as RFC 9110 allows, rather than met with Node's
-  // bare 417.
-  for (const event of ['checkContinue', 'checkExpectation']) {
-    app.server.on(event, (req, res) => app.server.emit('request', req, res))
-  }
+  // Node's automatic 100 Continue inviting the body first. One that announces
+  // none gets its 100 as before (without it, Node would close the connection
+  // after the answer). Any other expectation is ignored, as RFC 9110 allows,
+  // rather than met with Node's bare 417.
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!announcesBody(req)) res.writeContinue()
+    app.server.emit('request', req, res)
+  })
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => app.server.emit('request', req, res))
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -165,7 +169,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   return app
 }
 
-function announcesBody (request: FastifyRequest): boolean {
+function announcesBody (request: Pick<IncomingMessage, 'headers'>): boolean {
   const length = request.headers['content-length']
   return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
 }

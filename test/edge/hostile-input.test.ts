@@ -224,6 +224,17 @@ t.test('HTTP/1.1 without Host, and expectations: problems, not Node\'s bare answ
   t.match(continued, /^HTTP\/1\.1 400 /, 'no 100 Continue first')
   t.match(continued, /\r\nconnection: close\r\n/i)
   t.equal(problemOf(continued).type, 'urn:k2-bff:problem:body-not-allowed')
+  // Asking for a 100 without announcing a body: the 100, the answer, and the connection kept.
+  const bodiless = connect(port, '127.0.0.1')
+  bodiless.write(`GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n`)
+  let kept = ''
+  for await (const chunk of bodiless) {
+    kept += String(chunk)
+    if (kept.includes(`"id":"${ACTIVE_ID}"`)) break
+  }
+  t.match(kept, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /)
+  t.match(kept, /\r\nConnection: keep-alive\r\n/)
+  bodiless.destroy()
   const unknown = await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n`)
   t.match(unknown, /^HTTP\/1\.1 200 /, 'an unknown expectation is ignored, not a bare 417')
   t.equal(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4)).id, ACTIVE_ID)
