@@ -24,18 +24,20 @@ export class KopoKopoClient {
   }
 
   async getPaymentLink (id: string, deadline: Deadline): Promise<PaymentLinkLookup> {
-    let response = await this.#getOnce(id, await this.#tokens.get(deadline), deadline)
+    let token = await this.#tokens.get(deadline)
+    let response = await this.#getOnce(id, token, deadline)
     if (response.status === 401) {
       // Kopo Kopo revoked or expired the token early: one fresh token, one more
       // try. A 401 to a token it has just issued is not the token's fault: it
       // is kept, rather than make every request fetch two.
-      response = await this.#getOnce(id, await this.#tokens.get(deadline), deadline, false)
-      if (response.status === 401) throw new UpstreamAuthError(401, upstreamMessage(response.body), 'fresh token')
+      token = await this.#tokens.get(deadline)
+      response = await this.#getOnce(id, token, deadline, false)
+      if (response.status === 401) throw new UpstreamAuthError(401, upstreamMessage(response.body, [token]), 'fresh token')
     }
     if (response.status === 404) return { found: false, upstream: response }
     if (response.status !== 200) {
       throw new UpstreamBadResponseError(`Kopo Kopo answered ${response.status}.`, {
-        upstreamStatus: response.status, reason: upstreamMessage(response.body)
+        upstreamStatus: response.status, reason: upstreamMessage(response.body, [token])
       })
     }
     const parsed = parseJson(response.body)

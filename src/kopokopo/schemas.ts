@@ -80,14 +80,19 @@ export function mismatch (checker: Checker, value: unknown): string {
 /**
  * What Kopo Kopo said in an error answer, for the log, as its API documents
  * them: `error_message`, else `error` and `error_description`. Only from JSON,
- * cut short and without control characters; never a raw (perhaps HTML) body.
+ * cut short, without control characters or `secrets`; never a raw (perhaps
+ * HTML) body.
  */
-export function upstreamMessage (body: Buffer): string | undefined {
+export function upstreamMessage (body: Buffer, secrets: string[]): string | undefined {
   const parsed = parseJson(body) as Record<string, unknown> | undefined
   if (parsed === null || typeof parsed !== 'object') return undefined
   const said = [parsed.error_message ?? parsed.error, parsed.error_message === undefined ? parsed.error_description : undefined]
     .filter((part): part is string => typeof part === 'string' && part !== '')
+  if (said.length === 0) return undefined
+  // Should Kopo Kopo ever echo what it was sent, the credential it was sent stays out of the log.
+  let text = said.join(': ')
+  for (const secret of secrets) if (secret !== '') text = text.replaceAll(secret, '[redacted]')
   // eslint-disable-next-line no-control-regex
-  return said.length === 0 ? undefined : said.join(': ').replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_MESSAGE_CHARS)
+  return text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_MESSAGE_CHARS)
 }
 const MAX_MESSAGE_CHARS = 200

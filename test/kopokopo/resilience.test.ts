@@ -423,7 +423,7 @@ t.test('an oversized body without Content-Length is cut off while reading', asyn
 })
 
 t.test('what Kopo Kopo said in an error answer, for the log: documented fields only, short, one line', async t => {
-  const said = (body: string) => upstreamMessage(Buffer.from(body))
+  const said = (body: string) => upstreamMessage(Buffer.from(body), ['s3cret-token'])
   t.equal(said('{"error_code":422,"error_message":"Amount too low","error":"x"}'), 'Amount too low')
   t.equal(said('{"error":"invalid_client","error_description":"Client authentication failed"}'), 'invalid_client: Client authentication failed')
   t.equal(said('{"error_description":"only this"}'), 'only this')
@@ -431,4 +431,5 @@ t.test('what Kopo Kopo said in an error answer, for the log: documented fields o
   t.equal(said('<html>Internal error</html>'), undefined, 'never a raw body')
   t.equal(said('null'), undefined)
   t.equal(said('{"error_message":42}'), undefined)
+  t.equal(said('{"error_message":"bad token s3cret-token (s3cret-token)"}'), 'bad token [redacted] ([redacted])', 'what it was sent stays out')
 })
