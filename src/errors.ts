@@ -100,19 +100,23 @@ export class UpstreamTimeoutError extends AppError {
 
 /** Upstream is known to be down or throttling us: try again later. */
 export class UpstreamUnavailableError extends AppError {
-  constructor (detail: string, retryAfter: number, upstreamStatus?: number) {
+  /** Whether a call went out for this request at all (not when the circuit or a pause held back its first). */
+  readonly forwarded: boolean
+
+  constructor (detail: string, retryAfter: number, upstreamStatus?: number, forwarded = true) {
     super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', {
       detail,
       retryAfter,
       ...(upstreamStatus === undefined ? {} : { upstreamStatus })
     })
+    this.forwarded = forwarded
   }
 }
 
-/** No call went out: Kopo Kopo's last Retry-After has not run out (kopokopo/upstream.ts). */
+/** The call was held back: Kopo Kopo's last Retry-After has not run out (kopokopo/upstream.ts). */
 export class UpstreamPausedError extends UpstreamUnavailableError {
-  constructor (retryAfter: number) {
-    super('Kopo Kopo asked for a pause in calls; try again later.', retryAfter)
+  constructor (retryAfter: number, forwarded: boolean) {
+    super('Kopo Kopo asked for a pause in calls; try again later.', retryAfter, undefined, forwarded)
   }
 }
 

@@ -108,14 +108,15 @@ export class Upstream {
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedOut: boolean): Promise<UpstreamResponse | AttemptError> {
     const quietMs = this.#quietUntil - this.#o.clock.now()
     if (quietMs > 0 && !waitedOut) {
-      throw new UpstreamPausedError(clientRetryAfterS(quietMs))
+      throw new UpstreamPausedError(clientRetryAfterS(quietMs), deadline.attempts > 0)
     }
     let ticket: CircuitTicket
     try {
       ticket = this.#o.breaker.acquire()
     } catch (err) {
       if (!(err instanceof CircuitOpenError)) throw err
-      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(err.retryAfterMs))
+      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(err.retryAfterMs),
+        undefined, deadline.attempts > 0)
     }
     deadline.attempts++
     const started = performance.now()

@@ -87,7 +87,9 @@ export class PaymentLinkService {
     }
     onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
     if ('error' in result) {
-      return { error: result.error, cacheStatus: `${CACHE_NAME}; fwd=miss; ${forwardDetail(result.error)}`, upstream: result.upstream }
+      // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
+      const held = result.error instanceof UpstreamUnavailableError && !result.error.forwarded
+      return { error: result.error, cacheStatus: `${CACHE_NAME}; ${held ? '' : 'fwd=miss; '}${forwardDetail(result.error)}`, upstream: result.upstream }
     }
 
     const how = collapsed ? 'collapsed' : result.stored ? 'stored' : ''

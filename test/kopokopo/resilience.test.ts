@@ -180,7 +180,7 @@ t.test('a Retry-After holds back every call to Kopo Kopo until it runs out, at m
   const paused = await app.inject(`/payment-links/${other}`)
   t.equal(paused.statusCode, 503)
   t.equal(paused.headers['retry-after'], '30')
-  t.equal(paused.headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+  t.equal(paused.headers['cache-status'], 'k2-bff; detail=paused')
   t.same(paused.json(), problem(paused, 'upstream-unavailable', 'Kopo Kopo is unavailable', 503, 'Kopo Kopo asked for a pause in calls; try again later.'))
   const stale = await app.inject(url)
   t.equal(stale.statusCode, 200, 'what is cached stands in meanwhile')
@@ -197,7 +197,7 @@ t.test('a Retry-After holds back every call to Kopo Kopo until it runs out, at m
   fake.enqueue('status', { status: 429, headers: { 'retry-after': '3600' } })
   t.equal((await app.inject(url)).statusCode, 503)
   clock.advance(59_000)
-  t.equal((await app.inject(`/payment-links/${other}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+  t.equal((await app.inject(`/payment-links/${other}`)).headers['cache-status'], 'k2-bff; detail=paused')
   clock.advance(1_000)
   t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200)
 })
@@ -238,6 +238,18 @@ t.test('an upstream body declared over 1 MiB is refused unread', async t => {
   t.equal(fake.calls('status').length, 1, 'not retried')
 })
 
+t.test('Cache-Status says fwd only when a call went out: a retry the circuit held back is still a forwarded miss', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '2', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.always('status', { status: 500 })
+  const opened = await app.inject(url)
+  t.equal(opened.statusCode, 503, 'the first attempt opened the circuit, which held back the retry')
+  t.equal(opened.headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open')
+  t.equal(fake.calls('status').length, 1)
+  const held = await app.inject(url)
+  t.equal(held.headers['cache-status'], 'k2-bff; detail=circuit-open', 'nothing went forward')
+  t.equal(fake.calls('status').length, 1)
+})
+
 t.test('circuit breaker: opens after consecutive failures, probes once after the reset time, closes on success', async t => {
   const { app, fake, clock } = await buildTestApp(t, {
     UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '3', CIRCUIT_RESET_MS: '10000', CACHE_TTL_MS: '0'
@@ -251,7 +263,7 @@ t.test('circuit breaker: opens after consecutive failures, probes once after the
   const open = await app.inject(url)
   t.equal(open.statusCode, 503)
   t.equal(open.headers['retry-after'], '10')
-  t.equal(open.headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open')
+  t.equal(open.headers['cache-status'], 'k2-bff; detail=circuit-open')
   t.equal(fake.calls('status').length, 4, 'no call while open')
 
   clock.advance(10_000)
@@ -310,12 +322,12 @@ t.test('circuit breaker: a call sent before the circuit opened neither closes it
   await fake.received('status', 3) // both on their way while the circuit is closed
   fake.always('status', { status: 500 })
   for (let i = 3; i < 6; i++) t.equal((await app.inject(`/payment-links/${id(i)}`)).statusCode, 502)
-  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open')
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; detail=circuit-open')
 
   first.open()
   t.equal((await earlyA).statusCode, 200, 'the early call succeeds')
   const stillOpen = await app.inject(`/payment-links/${id(6)}`)
-  t.equal(stillOpen.headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open', 'and leaves the circuit open')
+  t.equal(stillOpen.headers['cache-status'], 'k2-bff; detail=circuit-open', 'and leaves the circuit open')
   t.equal(stillOpen.headers['retry-after'], '10')
   t.equal(fake.calls('status').length, 6, 'no call while open')
 
@@ -327,11 +339,11 @@ t.test('circuit breaker: a call sent before the circuit opened neither closes it
   await fake.received('status', 7)
   second.open()
   t.equal((await earlyB).statusCode, 200, 'the other early call succeeds while the probe is out')
-  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open',
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; detail=circuit-open',
     'only the probe decides')
   probeAnswer.open()
   t.equal((await probe).statusCode, 502, 'the probe fails')
-  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; fwd=miss; detail=circuit-open', 'reopened')
+  t.equal((await app.inject(`/payment-links/${id(6)}`)).headers['cache-status'], 'k2-bff; detail=circuit-open', 'reopened')
   t.equal(fake.calls('status').length, 7)
 })
 
