@@ -181,6 +181,11 @@ export class MethodNotAllowedError extends AppError {
 }
 
 /** True for upstream failures during which a stale cached answer beats an error. */
+/** What a log line says of an error: an AppError's code, Kopo Kopo's status and the reason, never a body; anything else whole. */
+export function logFields (err: unknown): Record<string, unknown> {
+  return err instanceof AppError ? { code: err.code, upstreamStatus: err.upstreamStatus, reason: err.reason } : { err }
+}
+
 export function isUpstreamOutage (err: unknown): boolean {
   return err instanceof UpstreamTimeoutError ||
     err instanceof UpstreamUnavailableError ||

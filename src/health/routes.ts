@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger } from 'fastify'
 import Type from 'typebox'
-import { AppError } from '../errors.js'
+import { logFields } from '../errors.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
 import { headerDoc, REQUEST_ID_HEADER } from '../problem.js'
@@ -71,8 +71,7 @@ async function canGetToken ({ tokens, timeoutMs }: HealthOptions, log: FastifyBa
     return true
   } catch (err) {
     // An instance that never turns ready must say why, or its log shows only 503s.
-    const { code, upstreamStatus, reason } = err instanceof AppError ? err : { code: undefined, upstreamStatus: undefined, reason: String(err) }
-    log.warn({ code, upstreamStatus, reason }, `not ready: ${err instanceof Error ? err.message : 'no access token'}`)
+    log.warn(logFields(err), `not ready: ${err instanceof Error ? err.message : 'no access token'}`)
     return false
   }
 }

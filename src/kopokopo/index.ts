@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Pool, type Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
-import { AppError } from '../errors.js'
+import { logFields } from '../errors.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { CircuitBreaker, type CircuitChange } from './circuit-breaker.js'
@@ -61,7 +61,7 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     timeoutMs: config.upstream.timeoutMs,
     onFetch: () => metrics.tokenFetches.inc(),
     onRenewalFailure: (err, expiresInMs, retryInMs) => {
-      deps.log.warn({ ...errorFields(err), expiresInMs, retryInMs }, 'renewing the access token failed; the current one is used until it expires')
+      deps.log.warn({ ...logFields(err), expiresInMs, retryInMs }, 'renewing the access token failed; the current one is used until it expires')
     }
   })
   let destroyed = false
@@ -82,11 +82,6 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
       await dispatcher.destroy()
     }
   }
-}
-
-/** What a log line says of an upstream failure: its code and Kopo Kopo's status, never a body. */
-function errorFields (err: unknown): Record<string, unknown> {
-  return err instanceof AppError ? { code: err.code, upstreamStatus: err.upstreamStatus } : { err }
 }
 
 // The gauge shows the state when scraped; these lines say when it changed and

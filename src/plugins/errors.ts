@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { AppError, InvalidIdError, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { AppError, InvalidIdError, logFields, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { shownPath, targetPath } from '../request-target.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
@@ -55,8 +55,7 @@ function sendProblem (err: FastifyError, request: FastifyRequest, reply: Fastify
   if (!(error instanceof AppError) && status >= 500) {
     request.log.error({ err: error }, 'unexpected error')
   } else if (status >= 500) {
-    const { code, upstreamStatus, reason } = error as AppError
-    request.log.warn({ code, upstreamStatus, reason }, error.message)
+    request.log.warn(logFields(error), error.message)
   }
   if (error instanceof AppError && error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   if (error instanceof MethodNotAllowedError) reply.header('allow', error.allow)
