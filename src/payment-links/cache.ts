@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 
@@ -81,9 +80,4 @@ export class LinkCache {
   get bytes (): number {
     return this.#lru.calculatedSize
   }
-}
-
-/** A strong validator for the exact bytes served. */
-export function etagFor (body: Buffer): string {
-  return `"${hash('sha256', body, 'base64url').slice(0, 27)}"`
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import { matchesEtag } from '../etag.js'
 import { MAX_URL_LENGTH } from '../errors.js'
 import { headerDoc as header, problemResponses, REQUEST_ID_HEADER } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
@@ -69,13 +70,6 @@ export const paymentLinkRouteSchema = {
       504: { description: 'Kopo Kopo did not answer in time.', headers: BUDGETED }
     })
   }
-}
-
-/** Weak comparison (RFC 9110 §13.1.2): `W/` prefixes and lists match, as does `*`. */
-export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false
-  if (ifNoneMatch.trim() === '*') return true
-  return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
 }
 
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {

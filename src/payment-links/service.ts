@@ -1,11 +1,12 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import { etagFor } from '../etag.js'
 import {
   AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
-import { etagFor, type CacheEntry, type FoundEntry, type LinkCache } from './cache.js'
+import type { CacheEntry, FoundEntry, LinkCache } from './cache.js'
 import { InFlight } from './in-flight.js'
 import { toPaymentLink } from './map.js'
 import { FINAL_STATES } from './schema.js'

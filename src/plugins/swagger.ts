@@ -3,8 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Problem } from '../problem.js'
-import { etagFor } from '../payment-links/cache.js'
-import { matchesEtag } from '../payment-links/route.js'
+import { etagFor, matchesEtag } from '../etag.js'
 import { PaymentLink } from '../payment-links/schema.js'
 
 const DESCRIPTION = `Payment link status for checkout pages, apps and internal services.
