@@ -77,6 +77,8 @@ export function mismatch (checker: Checker, value: unknown): string {
   return error === undefined ? 'unknown' : `${error.instancePath === '' ? '/' : error.instancePath} ${error.message}`
 }
 
+const MAX_MESSAGE_CHARS = 200
+
 /**
  * What Kopo Kopo said in an error answer, for the log, as its API documents
  * them: `error_message`, else `error` and `error_description`. Only from JSON,
@@ -95,4 +97,3 @@ export function upstreamMessage (body: Buffer, secrets: string[]): string | unde
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, MAX_MESSAGE_CHARS)
 }
-const MAX_MESSAGE_CHARS = 200

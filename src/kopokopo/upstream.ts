@@ -79,21 +79,21 @@ export class Upstream {
       if (!retryable) return unwrap(result)
 
       const now = this.#o.clock.now()
+      const status = result instanceof Error ? undefined : result.status
       const retryAfterMs = result instanceof Error ? undefined : parseRetryAfterMs(result.headers['retry-after'], now)
-      if (retryAfterMs !== undefined && retryAfterMs > 0 && !(result instanceof Error) && (result.status === 429 || result.status === 503)) {
+      // A 429, or a 503 that says when to come back: Kopo Kopo asks for quiet.
+      const told = status === 429 || (status === 503 && retryAfterMs !== undefined)
+      if (told && retryAfterMs !== undefined && retryAfterMs > 0) {
         this.#quietUntil = Math.max(this.#quietUntil, now + Math.min(retryAfterMs, MAX_QUIET_MS))
       }
       const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
       // This request waits out what Kopo Kopo asked; the others are held back by #quietUntil.
       waitedOut = retryAfterMs !== undefined
       if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
-        // Kopo Kopo said when to come back: the client is told so, rather than
-        // handed a 502 that reads as a broken answer.
-        if (!(result instanceof Error) && result.status === 429) {
-          throw new UpstreamUnavailableError('Kopo Kopo is throttling requests.', clientRetryAfterS(retryAfterMs ?? 1000), 429)
-        }
-        if (!(result instanceof Error) && result.status === 503 && retryAfterMs !== undefined) {
-          throw new UpstreamUnavailableError('Kopo Kopo is unavailable for now.', clientRetryAfterS(retryAfterMs), 503)
+        // The client is told when to come back, rather than handed a 502 that reads as a broken answer.
+        if (told) {
+          throw new UpstreamUnavailableError(status === 429 ? 'Kopo Kopo is throttling requests.' : 'Kopo Kopo is unavailable for now.',
+            clientRetryAfterS(retryAfterMs ?? 1000), status)
         }
         return unwrap(result)
       }
