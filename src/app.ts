@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -23,6 +22,9 @@ import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
 import security, { securityHeaders } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
+import { requestIdFor } from './request-id.js'
+import { announcesBody, lacksHost } from './request-framing.js'
+import { trustFunction } from './client-address.js'
 
 export interface AppDeps {
   /** Transport to Kopo Kopo; by default a keep-alive pool owned (and closed) by the app. */
@@ -47,7 +49,6 @@ declare module 'fastify' {
 export const CLIENT_IDLE_MARGIN_MS = 10_000
 // Past any request line Node's HTTP parser accepts with its default header limit.
 const MAX_PARAM_LENGTH = 65_536
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 // Defence in depth: log lines are built from chosen fields only, but should a
 // request or config object ever be logged, these never are.
 // (Exact paths only: wildcard paths made every request's child logger dearer.)
@@ -59,17 +60,14 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const metrics = createMetrics({ build: { version: pkg.version, nodeVersion: process.version } })
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
+  const trust = trustFunction(config.trustProxy)
 
   const app = Fastify({
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
     // Fastify's request/response pair is replaced by one line (plugins/access-log.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id']
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
-    },
-    // A hop count means: trust that many proxies in front of us (proxy-addr's hop index).
-    trustProxy: typeof config.trustProxy === 'number' ? hopsTrusted(config.trustProxy) : config.trustProxy,
+    genReqId: requestIdFor,
+    trustProxy: trust,
     clientErrorHandler: clientErrorHandler(headers.api, status => { metrics.countRefused(status) }),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
@@ -117,7 +115,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     // A pipelined request is handled only when the answers before it have gone (pipelining.ts).
-    if (mustWait(request, reply)) {
+    if (mustWait(request.raw, reply.raw)) {
       awaitTurn(request, reply, () => { closeIfBody(request, reply, done) })
     } else {
       closeIfBody(request, reply, done)
@@ -128,7 +126,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // routes (CORS declares its preflight route), so that every route answers
   // its errors as problems and is logged.
   await app.register(apiKeys, { keys: config.apiKeys })
-  await app.register(rateLimit, { ...config.rateLimit, onExceeded: () => metrics.rateLimited.inc() })
+  await app.register(rateLimit, { ...config.rateLimit, trust, onExceeded: () => metrics.rateLimited.inc() })
   await app.register(errors, { sendProblem })
   await app.register(accessLog, { metrics })
   await app.register(security, { corsOrigins: config.corsOrigins, headers })
@@ -136,7 +134,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // than see a CORS failure. (CORS answers preflights itself, before this.)
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.url.length > MAX_URL_LENGTH) return done(new UriTooLongError())
-    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') return done(new MissingHostError())
+    if (lacksHost(request.raw)) return done(new MissingHostError())
     // No route takes a body; refusing one outright beats silently ignoring it.
     done(announcesBody(request) ? new BodyNotAllowedError() : undefined)
   })
@@ -169,11 +167,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   return app
 }
 
-function announcesBody (request: Pick<IncomingMessage, 'headers'>): boolean {
-  const length = request.headers['content-length']
-  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined
-}
-
 /**
  * No route reads a body, and Node would keep the connection open to read an
  * unwanted one to its end, however slowly it comes (no request timeout
@@ -184,8 +177,4 @@ function announcesBody (request: Pick<IncomingMessage, 'headers'>): boolean {
 function closeIfBody (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
   if (announcesBody(request)) closeAfterAnswer(request, reply)
   done()
-}
-
-function hopsTrusted (hops: number) {
-  return (_address: string, hop: number) => hop < hops
 }

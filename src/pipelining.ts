@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
@@ -26,9 +27,9 @@ export function closeAfterAnswer (request: FastifyRequest, reply: FastifyReply):
 }
 
 /** Whether this request must wait for the answers before it on its connection, or not be handled at all. */
-export function mustWait (request: FastifyRequest, reply: FastifyReply): boolean {
+export function mustWait (req: IncomingMessage, res: ServerResponse): boolean {
   // Node gives a response its socket once every answer before it has gone.
-  return reply.raw.socket === null || closing.has(request.raw.socket)
+  return res.socket === null || closing.has(req.socket)
 }
 
 /**

@@ -19,8 +19,9 @@ export interface UpstreamTrace {
   durationMs: number
 }
 
+export interface HitAnswer { entry: FoundEntry, maxAge: number, cacheStatus: string }
 export type LinkAnswer =
-  | { entry: FoundEntry, maxAge: number, cacheStatus: string, upstream?: UpstreamTrace }
+  | HitAnswer & { upstream?: UpstreamTrace }
   | { error: Error, cacheStatus: string, upstream?: UpstreamTrace }
 
 type Flight = { entry: CacheEntry, stored: boolean, upstream: UpstreamTrace } | { error: Error, upstream?: UpstreamTrace }
@@ -55,16 +56,28 @@ export class PaymentLinkService {
    * need no promise.
    */
   get (id: string): LinkAnswer | Promise<LinkAnswer> {
-    const { cache, clock, onCacheEvent } = this.#o
-    const cached = cache.get(id)
-    const now = clock.now()
+    const cached = this.#o.cache.get(id)
+    const now = this.#o.clock.now()
     if (cached !== undefined && now < cached.freshUntil) {
-      onCacheEvent?.('hit')
-      const ttl = Math.floor((cached.freshUntil - now) / 1000)
-      const cacheStatus = `${CACHE_NAME}; hit; ttl=${ttl}`
-      return cached.found ? { entry: cached, maxAge: ttl, cacheStatus } : { error: new LinkNotFoundError(id), cacheStatus }
+      this.countHit()
+      return cached.found ? hitAnswer(cached, now) : { error: new LinkNotFoundError(id), cacheStatus: hitStatus(cached, now) }
     }
     return this.#forward(id, cached)
+  }
+
+  /**
+   * The answer for `id` when it is cached, fresh and found; undefined
+   * otherwise, for any string. Counts nothing: the caller counts the hit once
+   * it answers with it (countHit), and leaves every other case to get().
+   */
+  fresh (id: string): HitAnswer | undefined {
+    const cached = this.#o.cache.get(id)
+    const now = this.#o.clock.now()
+    return cached?.found === true && now < cached.freshUntil ? hitAnswer(cached, now) : undefined
+  }
+
+  countHit (): void {
+    this.#o.onCacheEvent?.('hit')
   }
 
   async #forward (id: string, cached: CacheEntry | undefined): Promise<LinkAnswer> {
@@ -165,6 +178,20 @@ function store (cache: LinkCache, id: string, entry: CacheEntry, ttl: number): b
   }
   cache.set(id, entry)
   return true
+}
+
+// Whole seconds left, rounded down: never promise freshness past freshUntil.
+function hitStatus (entry: CacheEntry, now: number): string {
+  return `${CACHE_NAME}; hit; ttl=${secondsLeft(entry, now)}`
+}
+
+function hitAnswer (entry: FoundEntry, now: number): HitAnswer {
+  const ttl = secondsLeft(entry, now)
+  return { entry, maxAge: ttl, cacheStatus: `${CACHE_NAME}; hit; ttl=${ttl}` }
+}
+
+function secondsLeft (entry: CacheEntry, now: number): number {
+  return Math.floor((entry.freshUntil - now) / 1000)
 }
 
 function join (base: string, param: string): string {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/metrics.js'
@@ -15,7 +15,20 @@ declare module 'fastify' {
     logUnrouted: (request: FastifyRequest, reply: FastifyReply) => void
     /** Logs and counts, as 499, a request whose client left before its answer could be sent. */
     logAbandoned: (request: FastifyRequest, reply: FastifyReply) => void
+    /** Logs and counts an answer sent outside Fastify's pipeline (payment-links/fast-path.ts). */
+    recordAnswer: (line: Answered, requestId: string) => void
   }
+}
+
+/** One answered request, as the access log and the request metrics see it. */
+export interface Answered {
+  route: string
+  method: string
+  url: string
+  status: number
+  elapsedMs: number
+  cache: string | undefined
+  upstream: UpstreamTrace | null | undefined
 }
 
 // What proxies log for a client that closed the connection before the answer.
@@ -33,31 +46,49 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
   const logsRequests = (app.log as unknown as Logger).isLevelEnabled('info')
 
   app.decorateRequest('upstream', null)
-  const record = (route: string, request: FastifyRequest, reply: FastifyReply, status: number) => {
-    const series = metrics.requestSeries(route, request.method, String(status))
-    series.count++
-    series.duration.observe(reply.elapsedTime / 1000)
-
-    if (logsRequests) {
-      const cache = reply.getHeader('cache-status')
-      request.log.info({
-        method: request.method,
-        route,
-        // The path only: no route here takes a query, and a client that puts
-        // a secret there (an API key, a token), or in an absolute URL's
-        // userinfo, must not have it written to the logs.
-        path: shownPath(request.url),
-        status,
-        ...(status === ABANDONED ? { abandoned: true } : {}),
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        ...(cache === undefined ? {} : { cache }),
-        // Unset (not null) on a request the router refused before decorating it.
-        ...(request.upstream === null || request.upstream === undefined
-          ? {}
-          : { upstreamStatus: request.upstream.status, upstreamMs: Math.round(request.upstream.durationMs * 100) / 100 })
-      }, 'request')
-    }
+  const log = (line: Answered, logger: FastifyBaseLogger) => {
+    const { route, status } = line
+    logger.info({
+      method: line.method,
+      route,
+      // The path only: no route here takes a query, and a client that puts
+      // a secret there (an API key, a token), or in an absolute URL's
+      // userinfo, must not have it written to the logs.
+      path: shownPath(line.url),
+      status,
+      ...(status === ABANDONED ? { abandoned: true } : {}),
+      durationMs: Math.round(line.elapsedMs * 100) / 100,
+      ...(line.cache === undefined ? {} : { cache: line.cache }),
+      // Unset (not null) on a request the router refused before decorating it.
+      ...(line.upstream === null || line.upstream === undefined
+        ? {}
+        : { upstreamStatus: line.upstream.status, upstreamMs: Math.round(line.upstream.durationMs * 100) / 100 })
+    }, 'request')
   }
+  const count = (line: Answered) => {
+    const series = metrics.requestSeries(line.route, line.method, String(line.status))
+    series.count++
+    series.duration.observe(line.elapsedMs / 1000)
+  }
+  const record = (route: string, request: FastifyRequest, reply: FastifyReply, status: number) => {
+    const cache = reply.getHeader('cache-status')
+    const line = {
+      route,
+      method: request.method,
+      url: request.url,
+      status,
+      elapsedMs: reply.elapsedTime,
+      cache: typeof cache === 'string' ? cache : undefined,
+      upstream: request.upstream
+    }
+    count(line)
+    if (logsRequests) log(line, request.log)
+  }
+  // Its line is the one Fastify's request logger would write: the request id first.
+  app.decorate('recordAnswer', (line: Answered, requestId: string) => {
+    count(line)
+    if (logsRequests) log(line, app.log.child({ requestId }))
+  })
   const onResponse = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     record(route, request, reply, reply.statusCode)
     done()

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../errors.js'
@@ -11,13 +12,15 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler for routes that need a key; undefined when no keys are configured. */
     requireApiKey: ((request: FastifyRequest) => Promise<void>) | undefined
+    /** The id of the valid key these headers present, else null; undefined when no keys are configured. */
+    identifyKey: ((headers: IncomingHttpHeaders) => string | null) | undefined
   }
 }
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest()
 
 // Answers depend on the key presented (see the hook below).
-const VARY = 'Authorization, X-API-Key'
+export const VARY = 'Authorization, X-API-Key'
 
 /**
  * Optional API keys. Only their SHA-256 digests stay in memory, and a
@@ -29,6 +32,7 @@ export default fp(async function apiKeysPlugin (app: FastifyInstance, options: {
   app.decorateRequest('apiKeyId', null)
   // With no keys configured the service is open: no hook runs at all.
   app.decorate('requireApiKey', digests.length === 0 ? undefined : requireApiKey)
+  app.decorate('identifyKey', digests.length === 0 ? undefined : identifyKey)
   if (digests.length === 0) return
 
   // Identify early (onRequest) so the rate limit can key on the API key; refuse
@@ -38,30 +42,33 @@ export default fp(async function apiKeysPlugin (app: FastifyInstance, options: {
     // the 200 it cached for a keyed request when the page asks without one.
     // (Set before CORS's hook, which adds Origin to it.)
     reply.header('vary', VARY)
-    const presented = presentedKey(request)
-    if (presented !== undefined) {
-      const digest = sha256(presented)
-      let match = false
-      for (const known of digests) match = timingSafeEqual(known, digest) || match
-      if (match) request.apiKeyId = digest.toString('hex').slice(0, 16)
-    }
+    request.apiKeyId = identifyKey(request.headers)
     done()
   })
+
+  function identifyKey (headers: IncomingHttpHeaders): string | null {
+    const presented = presentedKey(headers)
+    if (presented === undefined) return null
+    const digest = sha256(presented)
+    let match = false
+    for (const known of digests) match = timingSafeEqual(known, digest) || match
+    return match ? digest.toString('hex').slice(0, 16) : null
+  }
 }, { name: 'api-keys' })
 
 async function requireApiKey (request: FastifyRequest): Promise<void> {
   if (request.apiKeyId !== null) return
-  throw presentedKey(request) === undefined
+  throw presentedKey(request.headers) === undefined
     ? new UnauthorizedError('An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.', false)
     : new UnauthorizedError('The API key is not valid.', true)
 }
 
 // X-API-Key, when sent, is the key: an Authorization header beside it may be
 // meant for something else on the way (a proxy's own credentials).
-function presentedKey (request: FastifyRequest): string | undefined {
-  const header = request.headers['x-api-key']
+function presentedKey (headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-api-key']
   if (typeof header === 'string' && header !== '') return header
-  const auth = request.headers.authorization
+  const auth = headers.authorization
   const match = auth === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(auth)
   return match?.[1]
 }

@@ -1,11 +1,38 @@
-import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import { createRequire } from 'node:module'
+import rateLimit, { normalizeIP, type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { clientAddress, type TrustFunction } from '../client-address.js'
 import { RateLimitedError } from '../errors.js'
+
+// The plugin's own in-memory store, made here so that the cache-hit fast path
+// (payment-links/fast-path.ts) draws on the very budget the plugin keeps.
+// Not in the package's exports map or types, hence the require.
+const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore.js') as
+  new (continueExceeding: boolean, exponentialBackoff: boolean) => FastifyRateLimitStore
+
+/** What is left of a client's budget after one more request. */
+export interface Budget {
+  limit: string
+  remaining: string
+  reset: string
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Counts one request against the budget of `key` (budgetKey) and returns
+     * the X-RateLimit-* values, as the plugin would set them; undefined when
+     * the budget is spent, for the plugin to refuse the request.
+     */
+    takeBudget: (key: string) => Budget | undefined
+  }
+}
 
 export interface RateLimitOptions {
   max: number
   windowMs: number
+  trust: TrustFunction | false
   onExceeded?: () => void
 }
 
@@ -18,8 +45,8 @@ const NUMERIC_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rateli
 
 /**
  * Per-client budget: by API key when a valid one was presented, otherwise by
- * IP. The IP is Fastify's request.ip, which honours X-Forwarded-For only from
- * proxies trusted through TRUST_PROXY, so a spoofed header changes nothing.
+ * IP. The IP honours X-Forwarded-For only from proxies trusted through
+ * TRUST_PROXY, so a spoofed header changes nothing (client-address.ts).
  */
 export default fp(async function rateLimitPlugin (app: FastifyInstance, options: RateLimitOptions) {
   // Exempt routes are marked as they are declared (before the rate-limit plugin
@@ -27,13 +54,22 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
   app.addHook('onRoute', route => {
     if (EXEMPT.test(route.url) || route.method === 'OPTIONS') route.config = { ...route.config, rateLimit: false }
   })
+  const { max, windowMs, trust } = options
+  const store = new LocalStore(false, false)
+  const limit = max.toFixed(0)
+  app.decorate('takeBudget', (key: string) => {
+    // The in-memory store answers at once; a budget not known now is not taken.
+    let taken: { current: number, ttl: number } | undefined
+    store.incr(key, (_error, result) => { taken = result }, windowMs, max)
+    if (taken === undefined || taken.current > max) return undefined
+    return { limit, remaining: (max - taken.current).toFixed(0), reset: Math.ceil(taken.ttl / 1000).toFixed(0) }
+  })
   await app.register(rateLimit, {
     global: true,
-    max: options.max,
-    timeWindow: options.windowMs,
-    // IPv6 clients are keyed by their /64, as @fastify/rate-limit does by default:
-    // one host usually holds a whole prefix.
-    keyGenerator: (request: FastifyRequest) => request.apiKeyId === null ? `ip:${normalizeIP(request.ip)}` : `key:${request.apiKeyId}`,
+    max,
+    timeWindow: windowMs,
+    store: function sharedStore () { return store } as unknown as FastifyRateLimitStoreCtor,
+    keyGenerator: (request: FastifyRequest) => budgetKey(request.raw, request.apiKeyId, trust),
     onExceeded: () => options.onExceeded?.(),
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000)))
   })
@@ -52,3 +88,11 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
     done(null, payload)
   })
 }, { name: 'rate-limit', dependencies: ['api-keys'] })
+
+/**
+ * Whose budget a request draws on. IPv6 clients are keyed by their /64, as
+ * @fastify/rate-limit does by default: one host usually holds a whole prefix.
+ */
+export function budgetKey (raw: FastifyRequest['raw'], apiKeyId: string | null, trust: TrustFunction | false): string {
+  return apiKeyId === null ? `ip:${normalizeIP(clientAddress(raw, trust) ?? '')}` : `key:${apiKeyId}`
+}
