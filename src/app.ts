@@ -1,9 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Dispatcher } from 'undici'
 import pkg from '../package.json' with { type: 'json' }
+import { trustFunction } from './client-address.js'
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import { MAX_TIMER_MS, type Config } from './config.js'
 import { BadRequestTargetError, BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, MissingHostError, UriTooLongError } from './errors.js'
@@ -11,6 +12,7 @@ import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { LinkCache } from './payment-links/cache.js'
+import { fastPath } from './payment-links/fast-path.js'
 import paymentLinkRoutes from './payment-links/route.js'
 import { PaymentLinkService } from './payment-links/service.js'
 import { awaitTurn, closeAfterAnswer, mustWait } from './pipelining.js'
@@ -24,7 +26,6 @@ import security, { securityHeaders } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
 import { requestIdFor } from './request-id.js'
 import { announcesBody, lacksHost } from './request-framing.js'
-import { trustFunction } from './client-address.js'
 
 export interface AppDeps {
   /** Transport to Kopo Kopo; by default a keep-alive pool owned (and closed) by the app. */
@@ -61,8 +62,22 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
   const trust = trustFunction(config.trustProxy)
+  // Set once the app is built: fresh cache hits are answered before Fastify (payment-links/fast-path.ts).
+  let answerHit: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
 
   const app = Fastify({
+    serverFactory: (handler, options) => {
+      // Node answers an HTTP/1.1 request without Host itself, with a bare 400
+      // and no hook run: let it through to be refused as a problem (below).
+      const server = createServer({ requireHostHeader: false }, (req, res) => {
+        if (answerHit === undefined || !answerHit(req, res)) handler(req, res)
+      })
+      // What Fastify sets on a server it creates itself.
+      server.keepAliveTimeout = options.keepAliveTimeout as number
+      server.requestTimeout = options.requestTimeout as number
+      server.setTimeout(options.connectionTimeout as number)
+      return server
+    },
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
     // Fastify's request/response pair is replaced by one line (plugins/access-log.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -81,9 +96,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // which runs no hook. Node's HTTP parser already bounds the request line
     // (16 KiB of headers by default).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // Node answers an HTTP/1.1 request without Host itself, with a bare 400
-    // and no hook run: let it through to be refused as a problem (below).
-    http: { requireHostHeader: false },
     // Malformed escapes and unreadable targets are caught by the router before
     // any hook; hand them to the one error handler, as bad ids on a payment
     // link's path, else as a fixed 400 (Fastify's would quote the target whole).
@@ -164,6 +176,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(drain)
   await app.register(healthRoutes, { tokens: kopokopo.tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
+  // CORS headers depend on each request's Origin: with CORS on, every request goes through Fastify.
+  if (config.corsOrigins.length === 0) answerHit = fastPath({ app, service, securityHeaders: headers.api, trust })
   return app
 }
 
