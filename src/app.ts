@@ -22,7 +22,7 @@ import drain from './plugins/drain.js'
 import errors, { isPaymentLinkPath, problemSender } from './plugins/errors.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
-import security, { securityHeaders } from './plugins/security.js'
+import security, { securityHeaders, simpleCors } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
 import { requestIdFor } from './request-id.js'
 import { announcesBody, lacksHost } from './request-framing.js'
@@ -62,15 +62,16 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
   const trust = trustFunction(config.trustProxy)
-  // Set once the app is built: fresh cache hits are answered before Fastify (payment-links/fast-path.ts).
-  let answerHit: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
+  // Fresh cache hits are answered before Fastify (payment-links/fast-path.ts),
+  // once the app is built; until then, everything goes to Fastify.
+  let answerHit = (_req: IncomingMessage, _res: ServerResponse): boolean => false
 
   const app = Fastify({
     serverFactory: (handler, options) => {
       // Node answers an HTTP/1.1 request without Host itself, with a bare 400
       // and no hook run: let it through to be refused as a problem (below).
       const server = createServer({ requireHostHeader: false }, (req, res) => {
-        if (answerHit === undefined || !answerHit(req, res)) handler(req, res)
+        if (!answerHit(req, res)) handler(req, res)
       })
       // What Fastify sets on a server it creates itself.
       server.keepAliveTimeout = options.keepAliveTimeout as number
@@ -176,8 +177,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(drain)
   await app.register(healthRoutes, { tokens: kopokopo.tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
-  // CORS headers depend on each request's Origin: with CORS on, every request goes through Fastify.
-  if (config.corsOrigins.length === 0) answerHit = fastPath({ app, service, securityHeaders: headers.api, trust })
+  answerHit = fastPath({
+    app, service, securityHeaders: headers.api, cors: config.corsOrigins.length === 0 ? undefined : simpleCors(config.corsOrigins), trust
+  })
   return app
 }
 

@@ -6,6 +6,7 @@ import { matchesEtag } from '../etag.js'
 import { mustWait } from '../pipelining.js'
 import { VARY } from '../plugins/api-keys.js'
 import { budgetKey } from '../plugins/rate-limit.js'
+import type { SimpleCors } from '../plugins/security.js'
 import { requestIdFor } from '../request-id.js'
 import { announcesBody, lacksHost } from '../request-framing.js'
 import type { PaymentLinkService } from './service.js'
@@ -20,6 +21,8 @@ export interface FastPathOptions {
   service: PaymentLinkService
   /** Security headers of every API answer (plugins/security.ts). */
   securityHeaders: Record<string, string>
+  /** CORS, when on: what its plugin adds to an answer. */
+  cors: SimpleCors | undefined
   trust: TrustFunction | false
 }
 
@@ -29,21 +32,28 @@ export interface FastPathOptions {
  * (routing, schemas, seven hooks) cost a hit more than twice what a bare route
  * costs (`npm run bench`'s hit path). The answer is the one the route would
  * give, byte for byte but the request id and the budget's numbers: the same
- * headers in the same order, the client's budget taken from the same store,
- * the same API key check, log line and metrics (test/edge/fast-path.test.ts
- * compares the two paths on every kind of request).
+ * headers in the same order (CORS's as its plugin writes them, see
+ * simpleCors), the client's budget taken from the same store, the same API
+ * key check, log line and metrics (test/edge/fast-path.test.ts compares the
+ * two paths on every kind of request).
  *
  * Everything else goes on to Fastify untouched, and is returned false for:
  * another method or path, an id not cached, stale or not found, a body, a
  * missing Host, a request pipelined behind an unsent answer, a missing or
- * wrong API key, a spent budget, a draining service, and CORS (whose headers
- * depend on the Origin) being configured.
+ * wrong API key, a spent budget and a draining service.
  */
 export function fastPath (options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { app, service, trust } = options
-  const security = Object.entries(options.securityHeaders).flat()
+  const { app, service, trust, cors } = options
   const keyed = app.identifyKey
-  const vary = keyed === undefined ? [] : ['vary', VARY]
+  // What the app's hooks set before the route's (the rate limit's) in their
+  // order: the API key's Vary, the security headers, then CORS, which adds
+  // Origin to that Vary, or sets it.
+  const varyOrigin = cors?.varyOrigin === true
+  const before = [
+    ...(keyed === undefined ? [] : ['vary', varyOrigin ? `${VARY}, Origin` : VARY]),
+    ...Object.entries(options.securityHeaders).flat(),
+    ...(keyed === undefined && varyOrigin ? ['vary', 'Origin'] : [])
+  ]
 
   return function answerHit (req, res) {
     const url = req.url
@@ -64,9 +74,8 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     service.countHit()
     const requestId = requestIdFor(req)
     const { entry, cacheStatus } = hit
-    // In the order the route's hooks set them (the rate limit's is a route hook, run after the app's).
     const headers = [
-      'x-request-id', requestId, ...vary, ...security,
+      'x-request-id', requestId, ...before, ...(cors === undefined ? [] : cors.headers(req.headers.origin)),
       'x-ratelimit-limit', budget.limit, 'x-ratelimit-remaining', budget.remaining, 'x-ratelimit-reset', budget.reset,
       'cache-status', cacheStatus, 'etag', entry.etag, 'cache-control', `private, max-age=${hit.maxAge}`
     ]

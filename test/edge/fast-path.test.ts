@@ -233,12 +233,24 @@ t.test('behind trusted proxies, each forwarded client has its own budget on both
   t.equal(handled.length, 2)
 })
 
-t.test('with CORS on, every request goes through Fastify, which sets the headers each Origin needs', async t => {
-  const { send, handled } = await serve(t, { CORS_ORIGINS: 'https://shop.example' })
-  await send(path(ACTIVE_ID))
-  handled.length = 0
-  const answer = await send(path(ACTIVE_ID), { origin: 'https://shop.example' })
-  t.equal(header(answer, 'access-control-allow-origin'), 'https://shop.example')
-  t.equal(header(answer, 'cache-status'), 'k2-bff; hit; ttl=3')
-  t.same(handled, [`GET ${path(ACTIVE_ID)}`])
-})
+for (const [origins, keys] of [['https://shop.example,https://pay.example', ''], ['https://shop.example', 'key-one-not-real'], ['*', '']]) {
+  t.test(`with CORS_ORIGINS=${origins}${keys === '' ? '' : ' and API keys'}: the CORS headers @fastify/cors gives each Origin`, async t => {
+    const { send, handled } = await serve(t, { CORS_ORIGINS: origins, API_KEYS: keys })
+    const auth: Record<string, string> = keys === '' ? {} : { 'x-api-key': keys }
+    await send(path(ACTIVE_ID), auth)
+    handled.length = 0
+    for (const origin of [undefined, 'https://shop.example', 'https://pay.example', 'https://evil.example', 'null']) {
+      const from = { ...auth, ...(origin === undefined ? {} : { origin }) }
+      const fast = await send(path(ACTIVE_ID), from)
+      const routed = await send(`${path(ACTIVE_ID)}?`, from)
+      t.same(comparable(fast), comparable(routed), `Origin ${origin}`)
+      t.same(fast.headers.map(([name]) => name), routed.headers.map(([name]) => name))
+    }
+    t.equal(handled.length, 5, 'only the query strings went through Fastify')
+    const granted = await send(path(ACTIVE_ID), { ...auth, origin: 'https://shop.example' })
+    t.equal(header(granted, 'access-control-allow-origin'), origins === '*' ? '*' : 'https://shop.example')
+    t.equal(header(granted, 'vary'), keys !== '' ? 'Authorization, X-API-Key, Origin' : origins === '*' ? undefined : 'Origin')
+    t.equal(header(await send(path(ACTIVE_ID), { ...auth, origin: 'https://evil.example' }), 'access-control-allow-origin'), origins === '*' ? '*' : undefined)
+    t.equal(handled.length, 5)
+  })
+}
