@@ -233,7 +233,7 @@ t.test('behind trusted proxies, each forwarded client has its own budget on both
   t.equal(handled.length, 2)
 })
 
-for (const [origins, keys] of [['https://shop.example,https://pay.example', ''], ['https://shop.example', 'key-one-not-real'], ['*', '']]) {
+for (const [origins, keys] of [['https://shop.example,https://pay.example', ''], ['https://shop.example', 'key-one-not-real'], ['*', '']] as const) {
   t.test(`with CORS_ORIGINS=${origins}${keys === '' ? '' : ' and API keys'}: the CORS headers @fastify/cors gives each Origin`, async t => {
     const { send, handled } = await serve(t, { CORS_ORIGINS: origins, API_KEYS: keys })
     const auth: Record<string, string> = keys === '' ? {} : { 'x-api-key': keys }
