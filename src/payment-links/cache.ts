@@ -65,6 +65,15 @@ export class LinkCache {
     return entry
   }
 
+  /**
+   * The entry, fresh or stale, without marking it recently used or dropping
+   * it: for a look that may not lead to an answer.
+   */
+  peek (id: string): CacheEntry | undefined {
+    const entry = this.#lru.peek(id)
+    return entry !== undefined && this.#clock.now() < entry.staleUntil ? entry : undefined
+  }
+
   set (id: string, entry: CacheEntry): void {
     this.#lru.set(id, entry)
   }

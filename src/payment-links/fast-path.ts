@@ -61,7 +61,8 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     if (announcesBody(req) || lacksHost(req) || mustWait(req, res) || app.draining) return false
     const started = performance.now()
     // Any string may be looked up: only validated, lowercase ids are ever cached.
-    const hit = service.fresh(url.slice(PREFIX.length))
+    const id = url.slice(PREFIX.length)
+    const hit = service.fresh(id)
     if (hit === undefined) return false
     const apiKeyId = keyed === undefined ? null : keyed(req.headers)
     if (keyed !== undefined && apiKeyId === null) return false
@@ -71,7 +72,7 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     const budget = app.takeBudget(budgetKey(req, apiKeyId, trust))
     if (budget === undefined) return false
 
-    service.countHit()
+    service.served(id)
     const requestId = requestIdFor(req)
     const { entry, cacheStatus } = hit
     const headers = [

@@ -59,7 +59,7 @@ export class PaymentLinkService {
     const cached = this.#o.cache.get(id)
     const now = this.#o.clock.now()
     if (cached !== undefined && now < cached.freshUntil) {
-      this.countHit()
+      this.#o.onCacheEvent?.('hit')
       return cached.found ? hitAnswer(cached, now) : { error: new LinkNotFoundError(id), cacheStatus: hitStatus(cached, now) }
     }
     return this.#forward(id, cached)
@@ -67,16 +67,20 @@ export class PaymentLinkService {
 
   /**
    * The answer for `id` when it is cached, fresh and found; undefined
-   * otherwise, for any string. Counts nothing: the caller counts the hit once
-   * it answers with it (countHit), and leaves every other case to get().
+   * otherwise, for any string. Leaves no trace, not even in the cache's
+   * order of use: a request may still be refused (its API key, its budget),
+   * and Fastify's path would then not have looked. The caller reports the
+   * answer once it sends it (served), and leaves every other case to get().
    */
   fresh (id: string): HitAnswer | undefined {
-    const cached = this.#o.cache.get(id)
+    const cached = this.#o.cache.peek(id)
     const now = this.#o.clock.now()
     return cached?.found === true && now < cached.freshUntil ? hitAnswer(cached, now) : undefined
   }
 
-  countHit (): void {
+  /** A fresh answer from fresh(id) was sent: the entry was used, and the hit counts. */
+  served (id: string): void {
+    this.#o.cache.get(id)
     this.#o.onCacheEvent?.('hit')
   }
 

@@ -254,3 +254,30 @@ for (const [origins, keys] of [['https://shop.example,https://pay.example', ''],
     t.equal(handled.length, 5)
   })
 }
+
+t.test('the cache\'s order of use: a fast hit counts as a use, a request refused for its key or budget does not', async t => {
+  const THIRD_ID = 'aaaaaaaa-0000-4000-8000-000000000003'
+  const { send, fake } = await serve(t, { CACHE_MAX_ENTRIES: '2', API_KEYS: 'key-one-not-real,key-two-not-real', RATE_LIMIT_MAX: '6' })
+  fake.links.set(THIRD_ID, upstreamLink(THIRD_ID))
+  const one = { 'x-api-key': 'key-one-not-real' }
+  const two = { 'x-api-key': 'key-two-not-real' }
+  const status = async (id: string, headers: Record<string, string>) => header(await send(path(id), headers), 'cache-status')
+
+  // Used fast, ACTIVE_ID outlives PAID_ID, stored after it.
+  await status(ACTIVE_ID, one)
+  await status(PAID_ID, one)
+  t.equal(await status(ACTIVE_ID, one), 'k2-bff; hit; ttl=3')
+  t.equal(await status(THIRD_ID, one), 'k2-bff; fwd=miss; stored')
+  t.equal(await status(ACTIVE_ID, one), 'k2-bff; hit; ttl=3', 'kept: used since PAID_ID was stored')
+  t.equal(await status(PAID_ID, one), 'k2-bff; fwd=miss; stored', 'PAID_ID was evicted, the least recently used')
+
+  // ACTIVE_ID is now the least recently used. Asked for without a key, and
+  // then over key one's budget, it is refused, and neither refusal counts as
+  // a use: the next entry stored evicts it, not PAID_ID.
+  t.equal((await send(path(ACTIVE_ID))).status, 401)
+  t.equal((await send(path(ACTIVE_ID), one)).status, 429)
+  t.equal(await status(THIRD_ID, two), 'k2-bff; fwd=miss; stored')
+  t.equal(await status(PAID_ID, two), 'k2-bff; hit; ttl=3')
+  t.equal(await status(ACTIVE_ID, two), 'k2-bff; fwd=miss; stored')
+  t.same(fake.calls('status').map(call => call.path.slice(-1)), ['1', '2', '3', '2', '3', '1'])
+})
