@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { DestinationStream } from 'pino'
@@ -62,23 +62,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
   const trust = trustFunction(config.trustProxy)
-  // Fresh cache hits are answered before Fastify (payment-links/fast-path.ts),
-  // once the app is built; until then, everything goes to Fastify.
-  let answerHit = (_req: IncomingMessage, _res: ServerResponse): boolean => false
 
   const app = Fastify({
-    serverFactory: (handler, options) => {
-      // Node answers an HTTP/1.1 request without Host itself, with a bare 400
-      // and no hook run: let it through to be refused as a problem (below).
-      const server = createServer({ requireHostHeader: false }, (req, res) => {
-        if (!answerHit(req, res)) handler(req, res)
-      })
-      // What Fastify sets on a server it creates itself.
-      server.keepAliveTimeout = options.keepAliveTimeout as number
-      server.requestTimeout = options.requestTimeout as number
-      server.setTimeout(options.connectionTimeout as number)
-      return server
-    },
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
     // Fastify's request/response pair is replaced by one line (plugins/access-log.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -97,6 +82,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // which runs no hook. Node's HTTP parser already bounds the request line
     // (16 KiB of headers by default).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Node answers an HTTP/1.1 request without Host itself, with a bare 400
+    // and no hook run: let it through to be refused as a problem (below).
+    http: { requireHostHeader: false },
     // Malformed escapes and unreadable targets are caught by the router before
     // any hook; hand them to the one error handler, as bad ids on a payment
     // link's path, else as a fixed 400 (Fastify's would quote the target whole).
@@ -113,6 +101,17 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)
+  // Fresh cache hits are answered before Fastify's handler (payment-links/fast-path.ts),
+  // once the app is built; until then, everything goes to Fastify. Its own
+  // server is kept (a serverFactory would lose what Fastify does for it, such
+  // as listening on every address a host name like localhost resolves to).
+  let answerHit = (_req: IncomingMessage, _res: ServerResponse): boolean => false
+  // The one listener Fastify gave the server it made.
+  const fastifyHandler = app.server.listeners('request')[0] as RequestListener
+  app.server.removeListener('request', fastifyHandler)
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!answerHit(req, res)) fastifyHandler(req, res)
+  })
   // No route takes a body: a client that asks leave to send one
   // (`Expect: 100-continue`) gets its refusal straight away, rather than
   // Node's automatic 100 Continue inviting the body first. One that announces
