@@ -60,7 +60,7 @@ export class PaymentLinkService {
     const now = this.#o.clock.now()
     if (cached !== undefined && now < cached.freshUntil) {
       this.#o.onCacheEvent?.('hit')
-      return cached.found ? hitAnswer(cached, now) : { error: new LinkNotFoundError(id), cacheStatus: hitStatus(cached, now) }
+      return cached.found ? hitAnswer(cached, now) : { error: new LinkNotFoundError(id), cacheStatus: hitStatus(secondsLeft(cached, now)) }
     }
     return this.#forward(id, cached)
   }
@@ -184,16 +184,16 @@ function store (cache: LinkCache, id: string, entry: CacheEntry, ttl: number): b
   return true
 }
 
-// Whole seconds left, rounded down: never promise freshness past freshUntil.
-function hitStatus (entry: CacheEntry, now: number): string {
-  return `${CACHE_NAME}; hit; ttl=${secondsLeft(entry, now)}`
-}
-
 function hitAnswer (entry: FoundEntry, now: number): HitAnswer {
   const ttl = secondsLeft(entry, now)
-  return { entry, maxAge: ttl, cacheStatus: `${CACHE_NAME}; hit; ttl=${ttl}` }
+  return { entry, maxAge: ttl, cacheStatus: hitStatus(ttl) }
 }
 
+function hitStatus (ttl: number): string {
+  return `${CACHE_NAME}; hit; ttl=${ttl}`
+}
+
+// Whole seconds, rounded down: never promise freshness past freshUntil.
 function secondsLeft (entry: CacheEntry, now: number): number {
   return Math.floor((entry.freshUntil - now) / 1000)
 }

@@ -7,7 +7,7 @@ import { RateLimitedError } from '../errors.js'
 
 // The plugin's own in-memory store, made here so that the cache-hit fast path
 // (payment-links/fast-path.ts) draws on the very budget the plugin keeps.
-// Not in the package's exports map or types, hence the require.
+// The package does not export it (nor type it), hence the require.
 const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore.js') as
   new (continueExceeding: boolean, exponentialBackoff: boolean) => FastifyRateLimitStore
 
