@@ -1,7 +1,7 @@
-import { connect } from 'node:net'
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { exchange } from '../helpers/wire.js'
 
 // The fast path's answers on the wire, byte for byte, against Fastify's for
 // the same hit (reached with a trailing `?`), for requests of every framing a
@@ -52,27 +52,20 @@ for (const env of configs) {
     })
     await built.app.listen({ host: '127.0.0.1', port: 0 })
     const { port } = built.app.server.address() as { port: number }
-    const exchange = async (text: string) => await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1')
-      let answer = ''
-      socket.on('data', chunk => { answer += String(chunk) })
-      socket.on('close', () => { resolve(answer) })
-      socket.on('error', reject)
-      socket.write(text)
-    })
+    const send = async (text: string) => await exchange(port, text)
     // Each request carries what this configuration asks of a caller.
     const headers = ('API_KEYS' in env ? 'X-API-Key: key-one-not-real\r\n' : '') +
       ('CORS_ORIGINS' in env ? 'Origin: https://shop.example\r\n' : '') +
       ('TRUST_PROXY' in env ? 'X-Forwarded-For: 203.0.113.7\r\n' : '')
     const withHeaders = (text: string) => text.replace(/(GET \/payment-links\/[^\r]*\r\n)/g, `$1${headers}`)
 
-    await exchange(withHeaders(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`))
+    await send(withHeaders(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`))
     for (const [name, make] of cases) {
       handled.length = 0
-      const fast = await exchange(withHeaders(make(path)))
+      const fast = await send(withHeaders(make(path)))
       const hits = (fast.match(/cache-status: k2-bff; hit/g) ?? []).length
       const byFastify = handled.filter(url => url === path).length
-      const routed = await exchange(withHeaders(make(`${path}?`)))
+      const routed = await send(withHeaders(make(`${path}?`)))
       t.equal(normalize(fast), normalize(routed), name)
       // The first hit on each connection; one queued behind an unsent answer waits for Fastify.
       t.equal(hits - byFastify, 1, `${name}: one of ${hits} by the fast path`)

@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
 import t from 'tap'
 import { PAYMENT_LINK_ROUTE } from '../../src/payment-links/fast-path.js'
 import { ACTIVE_ID, PAID_ID, buildTestApp, sample } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { exchange } from '../helpers/wire.js'
 
 // Fresh cache hits are answered before Fastify (src/payment-links/fast-path.ts).
 // `app.inject` goes straight to Fastify, so these tests use real HTTP, and
@@ -166,14 +166,7 @@ t.test('HTTP/1.1 without Host, and a request pipelined behind an unsent answer, 
   await send(path(ACTIVE_ID))
   await send(path(PAID_ID))
   handled.length = 0
-  const raw = async (text: string) => await new Promise<string>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let answer = ''
-    socket.on('data', chunk => { answer += String(chunk) })
-    socket.on('end', () => { resolve(answer) })
-    socket.on('error', reject)
-    socket.write(text)
-  })
+  const raw = async (text: string) => await exchange(port, text)
   t.match(await raw(`GET ${path(ACTIVE_ID)} HTTP/1.1\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 400 /)
   t.same(handled, [`GET ${path(ACTIVE_ID)}`])
 
