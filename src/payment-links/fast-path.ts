@@ -9,11 +9,10 @@ import { budgetKey } from '../plugins/rate-limit.js'
 import type { SimpleCors } from '../plugins/security.js'
 import { requestIdFor } from '../request-id.js'
 import { announcesBody, lacksHost } from '../request-framing.js'
+import { cacheControl, JSON_MEDIA_TYPE, PAYMENT_LINK_ROUTE } from './route.js'
 import type { PaymentLinkService } from './service.js'
 
-export const PAYMENT_LINK_ROUTE = '/payment-links/:id'
 const PREFIX = '/payment-links/'
-const JSON_TYPE = 'application/json; charset=utf-8'
 
 export interface FastPathOptions {
   /** The app whose budget, API keys, access log and drain state the fast path shares. */
@@ -78,14 +77,14 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     const headers = [
       'x-request-id', requestId, ...before, ...(cors === undefined ? [] : cors.headers(req.headers.origin)),
       'x-ratelimit-limit', budget.limit, 'x-ratelimit-remaining', budget.remaining, 'x-ratelimit-reset', budget.reset,
-      'cache-status', cacheStatus, 'etag', entry.etag, 'cache-control', `private, max-age=${hit.maxAge}`
+      'cache-status', cacheStatus, 'etag', entry.etag, 'cache-control', cacheControl(hit.maxAge)
     ]
     let status = 200
     if (matchesEtag(req.headers['if-none-match'], entry.etag)) {
       status = 304
       res.writeHead(status, headers).end()
     } else {
-      headers.push('content-type', JSON_TYPE, 'content-length', String(entry.body.length))
+      headers.push('content-type', JSON_MEDIA_TYPE, 'content-length', String(entry.body.length))
       res.writeHead(status, headers).end(entry.body)
     }
     app.recordAnswer({

@@ -7,6 +7,14 @@ import { headerDoc as header, problemResponses, REQUEST_ID_HEADER } from '../pro
 import { PaymentLinkParams } from './schema.js'
 import type { LinkAnswer, PaymentLinkService } from './service.js'
 
+export const PAYMENT_LINK_ROUTE = '/payment-links/:id'
+export const JSON_MEDIA_TYPE = 'application/json; charset=utf-8'
+
+/** How long a client may keep an answer: only it, for the seconds the answer stays fresh here. */
+export function cacheControl (maxAge: number): string {
+  return `private, max-age=${maxAge}`
+}
+
 const COMMON_HEADERS = {
   'X-Request-Id': REQUEST_ID_HEADER,
   'Cache-Status': header('RFC 9211 cache status: `k2-bff; hit; ttl=2`, `k2-bff; fwd=miss; stored`, ' +
@@ -73,7 +81,7 @@ export const paymentLinkRouteSchema = {
 }
 
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
-  app.get('/payment-links/:id', {
+  app.get(PAYMENT_LINK_ROUTE, {
     schema: paymentLinkRouteSchema,
     ...(app.requireApiKey === undefined ? {} : { preHandler: app.requireApiKey })
   }, (request, reply) => {
@@ -100,9 +108,9 @@ function respond (request: FastifyRequest, reply: FastifyReply, answer: LinkAnsw
   if ('error' in answer) throw answer.error
   reply
     .header('etag', answer.entry.etag)
-    .header('cache-control', `private, max-age=${answer.maxAge}`)
+    .header('cache-control', cacheControl(answer.maxAge))
   if (matchesEtag(request.headers['if-none-match'], answer.entry.etag)) return reply.code(304).send()
-  return reply.type('application/json; charset=utf-8').send(answer.entry.body)
+  return reply.type(JSON_MEDIA_TYPE).send(answer.entry.body)
 }
 
 export default paymentLinkRoutes

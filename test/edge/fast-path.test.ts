@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import t from 'tap'
-import { PAYMENT_LINK_ROUTE } from '../../src/payment-links/fast-path.js'
+import { PAYMENT_LINK_ROUTE } from '../../src/payment-links/route.js'
 import { ACTIVE_ID, PAID_ID, buildTestApp, sample } from '../helpers/app.js'
 import { upstreamLink } from '../helpers/fake-kopokopo.js'
 import { exchange } from '../helpers/wire.js'
