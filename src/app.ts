@@ -7,7 +7,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { trustFunction } from './client-address.js'
 import { systemClock, systemSleep, type Clock, type Sleep } from './clock.js'
 import { MAX_TIMER_MS, type Config } from './config.js'
-import { BadRequestTargetError, BodyNotAllowedError, InvalidIdError, MAX_URL_LENGTH, MissingHostError, UriTooLongError } from './errors.js'
+import { BadRequestTargetError, BodyNotAllowedError, InvalidHostError, InvalidIdError, MAX_URL_LENGTH, MissingHostError, UriTooLongError } from './errors.js'
 import healthRoutes from './health/routes.js'
 import { createKopoKopo } from './kopokopo/index.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
@@ -25,7 +25,7 @@ import rateLimit from './plugins/rate-limit.js'
 import security, { securityHeaders, simpleCors } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
 import { requestIdFor } from './request-id.js'
-import { announcesBody, lacksHost } from './request-framing.js'
+import { announcesBody, hostFault } from './request-framing.js'
 
 export interface AppDeps {
   /** Transport to Kopo Kopo; by default a keep-alive pool owned (and closed) by the app. */
@@ -146,7 +146,8 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // than see a CORS failure. (CORS answers preflights itself, before this.)
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.url.length > MAX_URL_LENGTH) return done(new UriTooLongError())
-    if (lacksHost(request.raw)) return done(new MissingHostError())
+    const host = hostFault(request.raw)
+    if (host !== undefined) return done(host === 'missing' ? new MissingHostError() : new InvalidHostError())
     // No route takes a body; refusing one outright beats silently ignoring it.
     done(announcesBody(request) ? new BodyNotAllowedError() : undefined)
   })

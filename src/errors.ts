@@ -16,7 +16,7 @@ export interface AppErrorOptions {
 
 /** Every code an AppError may carry: the compiler holds each error to this list, which the OpenAPI document shows. */
 export const PROBLEM_CODES = [
-  'INVALID_ID', 'BAD_REQUEST_TARGET', 'BODY_NOT_ALLOWED', 'MISSING_HOST', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
+  'INVALID_ID', 'BAD_REQUEST_TARGET', 'BODY_NOT_ALLOWED', 'MISSING_HOST', 'INVALID_HOST', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
   'RATE_LIMITED', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_REJECTED', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -169,6 +169,12 @@ export class BodyNotAllowedError extends AppError {
 export class MissingHostError extends AppError {
   constructor () {
     super(400, 'MISSING_HOST', 'Host header required', { detail: 'An HTTP/1.1 request must name its host in a Host header.' })
+  }
+}
+
+export class InvalidHostError extends AppError {
+  constructor () {
+    super(400, 'INVALID_HOST', 'Invalid Host header', { detail: 'A request names its host in one Host header: a host name or address, and an optional port.' })
   }
 }
 

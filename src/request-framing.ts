@@ -9,7 +9,30 @@ export function announcesBody (req: Pick<IncomingMessage, 'headers'>): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined
 }
 
-/** An HTTP/1.1 request must name its Host (RFC 9112 §3.2); HTTP/1.0 need not. */
-export function lacksHost (req: Pick<IncomingMessage, 'headers' | 'httpVersion'>): boolean {
-  return req.headers.host === undefined && req.httpVersion === '1.1'
+// RFC 9112 §3.2: a host and an optional port (RFC 3986's uri-host, without
+// userinfo), or nothing (a target without an authority). A Host is only ever
+// compared and logged here, but a value a proxy in front may read otherwise
+// (or a second Host line, which Node's parser drops) is how requests are
+// smuggled past one.
+const HOST_VALUE = /^(?:\[[\w:.~!$&'()*+,;=-]+\]|(?:[\w.~!$&'()*+,;=-]|%[\dA-Fa-f]{2})*)(?::\d*)?$/
+
+/**
+ * What is wrong with a request's Host, if anything (RFC 9112 §3.2): an
+ * HTTP/1.1 request must send one (HTTP/1.0 need not), no request may send two,
+ * and its value must be a host and an optional port.
+ */
+export function hostFault (req: Pick<IncomingMessage, 'headers' | 'httpVersion' | 'rawHeaders'>): 'missing' | 'invalid' | undefined {
+  const host = req.headers.host
+  if (host === undefined) return req.httpVersion === '1.1' ? 'missing' : undefined
+  return HOST_VALUE.test(host) && hostLines(req.rawHeaders) === 1 ? undefined : 'invalid'
+}
+
+/** How many Host lines the head has: Node keeps the first one in `headers`. */
+function hostLines (rawHeaders: string[]): number {
+  let lines = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    if (name?.length === 4 && name.toLowerCase() === 'host') lines++
+  }
+  return lines
 }

@@ -143,6 +143,7 @@ t.test('the circuit\'s 503, the API key\'s 401, and the HTTP parser\'s 431', asy
   const port = (keyed.app.server.address() as { port: number }).port
   t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, await rawAnswer(port, `Host: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n`)), 431)
   t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, await rawAnswer(port, '')), 400, 'no Host')
+  t.equal(conforms(t, 'GET', `/payment-links/${ACTIVE_ID}`, await rawAnswer(port, 'Host: x\r\nHost: y\r\n')), 400, 'Host twice')
 })
 
 /** A GET written on a socket of its own, for what an injected request cannot be. */

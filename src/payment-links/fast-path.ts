@@ -8,7 +8,7 @@ import { VARY } from '../plugins/api-keys.js'
 import { budgetKey } from '../plugins/rate-limit.js'
 import type { SimpleCors } from '../plugins/security.js'
 import { requestIdFor } from '../request-id.js'
-import { announcesBody, lacksHost } from '../request-framing.js'
+import { announcesBody, hostFault } from '../request-framing.js'
 import { cacheControl, JSON_MEDIA_TYPE, PAYMENT_LINK_ROUTE } from './route.js'
 import type { PaymentLinkService } from './service.js'
 
@@ -38,8 +38,8 @@ export interface FastPathOptions {
  *
  * Everything else goes on to Fastify untouched, and is returned false for:
  * another method or path, an id not cached, stale or not found, a body, a
- * missing Host, a request pipelined behind an unsent answer, a missing or
- * wrong API key, a spent budget and a draining service.
+ * missing, repeated or malformed Host, a request pipelined behind an unsent
+ * answer, a missing or wrong API key, a spent budget and a draining service.
  */
 export function fastPath (options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { app, service, trust, cors } = options
@@ -57,7 +57,7 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
   return function answerHit (req, res) {
     const url = req.url
     if (req.method !== 'GET' || url === undefined || !url.startsWith(PREFIX)) return false
-    if (announcesBody(req) || lacksHost(req) || mustWait(req, res) || app.draining) return false
+    if (announcesBody(req) || hostFault(req) !== undefined || mustWait(req, res) || app.draining) return false
     const started = performance.now()
     // Any string may be looked up: only validated, lowercase ids are ever cached.
     const id = url.slice(PREFIX.length)

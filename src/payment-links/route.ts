@@ -57,7 +57,7 @@ export const paymentLinkRouteSchema = {
     },
     304: { description: 'Not modified: the ETag sent in If-None-Match is still current.', type: 'null', headers: { ...BUDGETED, ...VALIDATORS } },
     ...problemResponses({
-      400: { description: 'The id is not a UUID, the request has a body (the connection is then closed), or an HTTP/1.1 request names no Host.', headers: BUDGETED },
+      400: { description: 'The id is not a UUID, the request has a body (the connection is then closed), or the Host header is missing (HTTP/1.1), repeated or not a host and port.', headers: BUDGETED },
       401: {
         description: 'An API key is required and was missing or wrong (only when the service has API keys configured).',
         headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`, followed by `, error="invalid_token"` when a key was sent and is not valid.') }

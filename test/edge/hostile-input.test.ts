@@ -239,3 +239,47 @@ t.test('HTTP/1.1 without Host, and expectations: problems, not Node\'s bare answ
   t.match(unknown, /^HTTP\/1\.1 200 /, 'an unknown expectation is ignored, not a bare 417')
   t.equal(JSON.parse(unknown.slice(unknown.indexOf('\r\n\r\n') + 4)).id, ACTIVE_ID)
 })
+
+t.test('a Host sent twice, or one that names no host and port: a 400 problem (RFC 9112 §3.2)', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  // Cached first, so that a request let through would be answered at once.
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200)
+  const get = async (version: string, hostLines: string) => await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/${version}\r\n${hostLines}\r\n`)
+
+  const refused: Array<[string, string]> = [
+    ['twice', 'Host: x\r\nHost: x\r\n'],
+    ['twice, spelled apart', 'Host: bff.example\r\nhOST: evil.example\r\n'],
+    ['twice, the second empty', 'Host: x\r\nHost:\r\n'],
+    ['twice in HTTP/1.0', 'Host: x\r\nHost: y\r\n'],
+    ['a space', 'Host: bff example\r\n'],
+    ['a path', 'Host: bff.example/payment-links\r\n'],
+    ['userinfo', 'Host: user@bff.example\r\n'],
+    ['a port that is not a number', 'Host: bff.example:http\r\n'],
+    ['an unclosed IPv6 literal', 'Host: [::1\r\n'],
+    ['a bad escape', 'Host: bff%zz.example\r\n'],
+    ['two hosts in one line', 'Host: a.example, b.example\r\n']
+  ]
+  for (const [name, lines] of refused) {
+    const answer = await get(name.endsWith('HTTP/1.0') ? '1.0' : '1.1', lines)
+    t.match(answer, /^HTTP\/1\.1 400 /, name)
+    t.match(answer, /\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/, name)
+    t.match(answer, /\r\ncache-status: k2-bff; detail=rejected\r\n/, name)
+    const problem = problemOf(answer)
+    t.same(Object.keys(problem), ['type', 'title', 'status', 'detail', 'requestId'], name)
+    t.match(problem, {
+      type: 'urn:k2-bff:problem:invalid-host',
+      title: 'Invalid Host header',
+      status: 400,
+      detail: 'A request names its host in one Host header: a host name or address, and an optional port.',
+      requestId: /^[0-9a-f-]{36}$/
+    }, name)
+  }
+
+  const accepted = ['Host: x', 'Host: bff.example:8443', 'Host: 127.0.0.1:3000', 'Host: [::1]:3000', 'Host: [2001:db8::7]',
+    'Host: bff.example.', 'Host: xn--bff-ppa.example', 'Host: bff%2Dapi.example', 'Host: BFF.Example:', 'Host:', 'HOST: x']
+  for (const line of accepted) t.match(await get('1.1', `${line}\r\n`), /^HTTP\/1\.1 200 /, line)
+  t.equal(fake.calls('status').length, 1, 'the one fetch that cached the link')
+})
