@@ -138,7 +138,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // routes (CORS declares its preflight route), so that every route answers
   // its errors as problems and is logged.
   await app.register(apiKeys, { keys: config.apiKeys })
-  await app.register(rateLimit, { ...config.rateLimit, trust, onExceeded: () => metrics.rateLimited.inc() })
+  await app.register(rateLimit, { ...config.rateLimit, onExceeded: () => metrics.rateLimited.inc() })
   await app.register(errors, { sendProblem })
   await app.register(accessLog, { metrics })
   await app.register(security, { corsOrigins: config.corsOrigins, headers })

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
-import type { TrustFunction } from '../client-address.js'
+import { clientAddress, type TrustFunction } from '../client-address.js'
 import { matchesEtag } from '../etag.js'
 import { mustWait } from '../pipelining.js'
 import { VARY } from '../plugins/api-keys.js'
@@ -68,7 +68,8 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     // Taken last: a request that falls through is counted by the plugin instead.
     // One over budget is counted by both, which changes nothing: it is refused
     // either way, and the window does not move.
-    const budget = app.takeBudget(budgetKey(req, apiKeyId, trust))
+    const client = clientAddress(req, trust)
+    const budget = app.takeBudget(budgetKey(client, apiKeyId))
     if (budget === undefined) return false
 
     service.served(id)
@@ -88,7 +89,7 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
       res.writeHead(status, headers).end(entry.body)
     }
     app.recordAnswer({
-      route: PAYMENT_LINK_ROUTE, method: 'GET', url, status, elapsedMs: performance.now() - started, cache: cacheStatus, upstream: null
+      route: PAYMENT_LINK_ROUTE, method: 'GET', url, status, client, elapsedMs: performance.now() - started, cache: cacheStatus, upstream: null
     }, requestId)
     return true
   }

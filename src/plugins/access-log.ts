@@ -25,6 +25,8 @@ export interface Answered {
   route: string
   method: string
   url: string
+  /** The client's address (request.ip: through the proxies TRUST_PROXY trusts); unset once its socket is gone. */
+  client: string | undefined
   status: number
   elapsedMs: number
   cache: string | undefined
@@ -55,6 +57,7 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
       // a secret there (an API key, a token), or in an absolute URL's
       // userinfo, must not have it written to the logs.
       path: shownPath(line.url),
+      ...(line.client === undefined ? {} : { client: line.client }),
       status,
       ...(status === ABANDONED ? { abandoned: true } : {}),
       durationMs: Math.round(line.elapsedMs * 100) / 100,
@@ -76,6 +79,7 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
       route,
       method: request.method,
       url: request.url,
+      client: request.ip as string | undefined,
       status,
       elapsedMs: reply.elapsedTime,
       cache: typeof cache === 'string' ? cache : undefined,

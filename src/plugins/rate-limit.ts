@@ -2,7 +2,6 @@ import { createRequire } from 'node:module'
 import rateLimit, { normalizeIP, type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { clientAddress, type TrustFunction } from '../client-address.js'
 import { RateLimitedError } from '../errors.js'
 
 // The plugin's own in-memory store, made here so that the cache-hit fast path
@@ -32,7 +31,6 @@ declare module 'fastify' {
 export interface RateLimitOptions {
   max: number
   windowMs: number
-  trust: TrustFunction | false
   onExceeded?: () => void
 }
 
@@ -45,8 +43,8 @@ const NUMERIC_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rateli
 
 /**
  * Per-client budget: by API key when a valid one was presented, otherwise by
- * IP. The IP honours X-Forwarded-For only from proxies trusted through
- * TRUST_PROXY, so a spoofed header changes nothing (client-address.ts).
+ * IP: request.ip, which honours X-Forwarded-For only from proxies trusted
+ * through TRUST_PROXY, so a spoofed header changes nothing (client-address.ts).
  */
 export default fp(async function rateLimitPlugin (app: FastifyInstance, options: RateLimitOptions) {
   // Exempt routes are marked as they are declared (before the rate-limit plugin
@@ -54,7 +52,7 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
   app.addHook('onRoute', route => {
     if (EXEMPT.test(route.url) || route.method === 'OPTIONS') route.config = { ...route.config, rateLimit: false }
   })
-  const { max, windowMs, trust } = options
+  const { max, windowMs } = options
   const store = new LocalStore(false, false)
   const limit = max.toFixed(0)
   app.decorate('takeBudget', (key: string) => {
@@ -69,7 +67,7 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
     max,
     timeWindow: windowMs,
     store: function sharedStore () { return store } as unknown as FastifyRateLimitStoreCtor,
-    keyGenerator: (request: FastifyRequest) => budgetKey(request.raw, request.apiKeyId, trust),
+    keyGenerator: (request: FastifyRequest) => budgetKey(request.ip, request.apiKeyId),
     onExceeded: () => options.onExceeded?.(),
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.max(1, Math.ceil(context.ttl / 1000)))
   })
@@ -93,6 +91,6 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
  * Whose budget a request draws on. IPv6 clients are keyed by their /64, as
  * @fastify/rate-limit does by default: one host usually holds a whole prefix.
  */
-export function budgetKey (raw: FastifyRequest['raw'], apiKeyId: string | null, trust: TrustFunction | false): string {
-  return apiKeyId === null ? `ip:${normalizeIP(clientAddress(raw, trust) ?? '')}` : `key:${apiKeyId}`
+export function budgetKey (client: string | undefined, apiKeyId: string | null): string {
+  return apiKeyId === null ? `ip:${normalizeIP(client ?? '')}` : `key:${apiKeyId}`
 }

@@ -113,7 +113,7 @@ t.test('the fast path logs and counts a hit as Fastify does', async t => {
   const { time: _t2, durationMs: _d, requestId: _r2, ...routedRest } = routedLine
   t.same(fastRest, { ...routedRest, path: path(ACTIVE_ID) })
   t.same(Object.keys(fastLine), Object.keys(routedLine), 'the same fields in the same order')
-  t.match(fastLine, { level: 30, method: 'GET', route: PAYMENT_LINK_ROUTE, path: path(ACTIVE_ID), status: 200, cache: 'k2-bff; hit; ttl=3', msg: 'request' })
+  t.match(fastLine, { level: 30, method: 'GET', route: PAYMENT_LINK_ROUTE, path: path(ACTIVE_ID), client: '127.0.0.1', status: 200, cache: 'k2-bff; hit; ttl=3', msg: 'request' })
   t.type(durationMs, 'number')
 
   await send(path(ACTIVE_ID), { 'if-none-match': header(fast, 'etag')! })
@@ -211,7 +211,7 @@ t.test('a spent budget: the fast path stops, and Fastify refuses with 429', asyn
 })
 
 t.test('behind trusted proxies, each forwarded client has its own budget on both paths', async t => {
-  const { send, handled } = await serve(t, { TRUST_PROXY: '127.0.0.1' })
+  const { send, handled, logs } = await serve(t, { TRUST_PROXY: '127.0.0.1' })
   const from = (client: string) => ({ 'x-forwarded-for': client })
   await send(path(ACTIVE_ID), from('203.0.113.7'))
   handled.length = 0
@@ -224,6 +224,12 @@ t.test('behind trusted proxies, each forwarded client has its own budget on both
   t.equal(await remaining('2001:db8::2', `${path(ACTIVE_ID)}?`), '118')
   t.equal(await remaining('2001:db8::3'), '117')
   t.equal(handled.length, 2)
+  // And the log names the same client on both paths.
+  const logged = await send(path(ACTIVE_ID), { ...from('192.0.2.5'), 'x-request-id': 'forwarded-fast' })
+  t.equal(handled.length, 2, 'by the fast path')
+  t.equal((await logs.waitFor(l => l.msg === 'request' && l.requestId === header(logged, 'x-request-id'))).client, '192.0.2.5')
+  await send(`${path(ACTIVE_ID)}?`, { ...from('192.0.2.6'), 'x-request-id': 'forwarded-routed' })
+  t.equal((await logs.waitFor(l => l.msg === 'request' && l.requestId === 'forwarded-routed')).client, '192.0.2.6')
 })
 
 for (const [origins, keys] of [['https://shop.example,https://pay.example', ''], ['https://shop.example', 'key-one-not-real'], ['*', '']] as const) {

@@ -12,12 +12,15 @@ t.test('one line per request, with route, status, cache and upstream figures', a
   await app.inject({ url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': 'log-check-2' } })
   const lines = logs.lines.filter(l => l.requestId === 'log-check-1')
   t.equal(lines.length, 1, 'Fastify\'s incoming/completed pair is replaced')
+  t.same(Object.keys(lines[0] ?? {}).filter(key => !['time', 'pid', 'hostname'].includes(key)),
+    ['level', 'requestId', 'method', 'route', 'path', 'client', 'status', 'durationMs', 'cache', 'upstreamStatus', 'upstreamMs', 'msg'])
   t.match(lines[0], {
     level: 30,
     msg: 'request',
     method: 'GET',
     route: '/payment-links/:id',
     path: `/payment-links/${ACTIVE_ID}`,
+    client: '127.0.0.1',
     status: 200,
     durationMs: Number,
     cache: 'k2-bff; fwd=miss; stored',
@@ -52,6 +55,7 @@ t.test('a client that gives up before the answer is logged and counted once, as 
     method: 'GET',
     route: '/payment-links/:id',
     path: `/payment-links/${ACTIVE_ID}`,
+    client: '127.0.0.1',
     status: 499,
     abandoned: true,
     durationMs: Number,
@@ -62,6 +66,20 @@ t.test('a client that gives up before the answer is logged and counted once, as 
   t.notMatch(logs.text, 'secret-in-query', 'the query is never logged')
   t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total'),
     'k2bff_http_requests_total{route="/payment-links/:id",method="GET",status="499"}'), 1)
+})
+
+t.test('the client in the log is the one the rate limit sees: a forwarded address only from a trusted proxy', async t => {
+  const forwarded = { 'x-forwarded-for': '203.0.113.7, 198.51.100.2' }
+  for (const [env, client] of [[{}, '127.0.0.1'], [{ TRUST_PROXY: 'true' }, '203.0.113.7'], [{ TRUST_PROXY: '1' }, '198.51.100.2']] as const) {
+    const { app, fake, logs } = await buildTestApp(t, env)
+    fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+    await app.inject({ url: `/payment-links/${ACTIVE_ID}`, headers: { ...forwarded, 'x-request-id': 'found' } })
+    await app.inject({ url: '/payment-links/not-a-uuid', headers: { ...forwarded, 'x-request-id': 'refused' } })
+    await app.inject({ url: '/nowhere', headers: { ...forwarded, 'x-request-id': 'unmatched' } })
+    for (const requestId of ['found', 'refused', 'unmatched']) {
+      t.equal(logs.lines.find(l => l.requestId === requestId && l.msg === 'request')?.client, client, `${JSON.stringify(env)}: ${requestId}`)
+    }
+  }
 })
 
 t.test('no upstream figures in the log when no call went out (circuit open)', async t => {
