@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import Type, { type Static } from 'typebox'
 import Value from 'typebox/value'
+import { FILE_VARIABLES, withSecretFiles, type ReadSecretFile } from './secret-files.js'
 
 // The one description of the environment. Every variable is a string on the
 // way in; TypeBox converts and checks it, and every offending variable is
@@ -101,8 +102,9 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 const MIN_API_KEY_LENGTH = 16
 
 /** Reads the environment; throws ConfigError naming every bad variable. */
-export function loadConfig (source: Record<string, string | undefined>): Config {
+export function loadConfig (given: Record<string, string | undefined>, readFile?: ReadSecretFile): Config {
   const problems = new Map<string, string>()
+  const source = withSecretFiles(given, problems, readFile)
   // Empty strings count as unset, as in most .env conventions.
   const raw = Object.fromEntries(Object.keys(EnvSchema.properties)
     .filter(k => source[k] !== undefined && source[k] !== '')
@@ -143,6 +145,17 @@ export function loadConfig (source: Record<string, string | undefined>): Config 
   }
   const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS, problems)
 
+  // What is wrong with a value read from a file is told of the variable the
+  // operator set; a file that could not be read says all there is to say.
+  for (const name of FILE_VARIABLES) {
+    const why = problems.get(name)
+    if (why === undefined) continue
+    if (problems.has(`${name}_FILE`)) problems.delete(name)
+    else if (source[name] !== given[name]) {
+      problems.delete(name)
+      problems.set(`${name}_FILE`, `in the file: ${why}`)
+    }
+  }
   if (problems.size > 0) throw new ConfigError(problems)
   return {
     nodeEnv: production ? 'production' : env.NODE_ENV,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
+import { FILE_VARIABLES } from '../src/secret-files.js'
 
 const creds = { K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET: 'secret-for-tests-1234' }
 
@@ -186,4 +187,48 @@ t.test('the README\'s Configuration table has a row for every variable, with its
     if (schema.default !== undefined && schema.default !== '') t.ok(row.includes(`\`${String(schema.default)}\``), `${name} defaults to ${String(schema.default)}`)
     else t.pass(`${name} has a row`)
   }
+  for (const name of FILE_VARIABLES) t.ok(table.some(line => line.split('|')[1]!.includes(`\`${name}_FILE\``)), `${name}_FILE has a row`)
+})
+
+t.test('credentials and API keys can be read from files named by <NAME>_FILE', async t => {
+  const dir = t.testdir({
+    id: 'id-from-a-file\n',
+    secret: '  secret-from-a-file-1234\r\n',
+    keys: 'first-key-from-a-file-01\n\n  second-key-from-a-file-02  \r\nthird-key-from-a-file-03,fourth-key-from-a-file-04\n'
+  })
+  const config = loadConfig({ K2_CLIENT_ID_FILE: `${dir}/id`, K2_CLIENT_SECRET_FILE: `${dir}/secret`, API_KEYS_FILE: `${dir}/keys` })
+  t.same(config.upstream.credentials, { clientId: 'id-from-a-file', clientSecret: 'secret-from-a-file-1234' }, 'surrounding white space dropped')
+  t.equal(config.upstream.mode, 'kopokopo')
+  t.same(config.apiKeys, ['first-key-from-a-file-01', 'second-key-from-a-file-02', 'third-key-from-a-file-03', 'fourth-key-from-a-file-04'], 'a key a line, or comma-separated')
+  // One from a file, one from the environment: they still make a pair.
+  t.same(loadConfig({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: `${dir}/secret` }).upstream.credentials,
+    { clientId: 'id-for-tests', clientSecret: 'secret-from-a-file-1234' })
+  // An empty _FILE is unset, as any empty variable.
+  t.equal(loadConfig({ ...creds, K2_CLIENT_SECRET_FILE: '' }).upstream.credentials?.clientSecret, 'secret-for-tests-1234')
+})
+
+t.test('a secret file that cannot be used stops start-up, naming its variable and never its contents', async t => {
+  const dir = t.testdir({
+    secret: 'secret-in-the-file-1234\n',
+    empty: ' \n',
+    keys: 'a-long-enough-key-0001\nshort-in-file\n',
+    folder: {}
+  })
+  const err = errorOf({
+    K2_CLIENT_SECRET: 'secret-in-the-env-1234',
+    K2_CLIENT_SECRET_FILE: `${dir}/secret`,
+    K2_CLIENT_ID_FILE: `${dir}/empty`,
+    API_KEYS_FILE: `${dir}/keys`
+  })
+  t.same(err.variables.sort(), ['API_KEYS_FILE', 'K2_CLIENT_ID_FILE', 'K2_CLIENT_SECRET_FILE'])
+  t.match(err.message, 'K2_CLIENT_SECRET_FILE: set either K2_CLIENT_SECRET or K2_CLIENT_SECRET_FILE, not both')
+  t.match(err.message, `K2_CLIENT_ID_FILE: "${dir}/empty" is empty`)
+  t.match(err.message, 'API_KEYS_FILE: in the file: each key must be at least 16 characters without spaces')
+  for (const secret of ['secret-in-the-file', 'secret-in-the-env', 'short-in-file', 'a-long-enough-key']) t.notMatch(err.message, secret)
+
+  const unread = errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: `${dir}/missing` })
+  t.same(unread.variables, ['K2_CLIENT_SECRET_FILE'], 'and no complaint that the secret is unset')
+  t.match(unread.message, `K2_CLIENT_SECRET_FILE: cannot read "${dir}/missing": ENOENT`)
+  t.match(errorOf({ API_KEYS_FILE: `${dir}/folder` }).message, `API_KEYS_FILE: cannot read "${dir}/folder": it is not a regular file`)
+  t.match(errorOf({ API_KEYS_FILE: '/dev/zero' }).message, 'API_KEYS_FILE: cannot read "/dev/zero": it is not a regular file')
 })

@@ -294,6 +294,7 @@ t.test('.env.example', async (t) => {
   const text = read('.env.example')
   const env = parseEnv(text)
   const known = [...Object.keys(EnvSchema.properties), ...Object.keys(SIMULATOR_DEFAULTS)]
+  t.match(text, /^# K2_CLIENT_SECRET_FILE=\/run\/secrets\//m, 'the secret file is shown, commented out')
 
   for (const name of known) {
     t.match(text, new RegExp(`^(# )?${name}=`, 'm'), `${name} is listed`)
