@@ -14,7 +14,7 @@ export function announcesBody (req: Pick<IncomingMessage, 'headers'>): boolean {
 // compared and logged here, but a value a proxy in front may read otherwise
 // (or a second Host line, which Node's parser drops) is how requests are
 // smuggled past one.
-const HOST_VALUE = /^(?:\[[\w:.~!$&'()*+,;=-]+\]|(?:[\w.~!$&'()*+,;=-]|%[\dA-Fa-f]{2})*)(?::\d*)?$/
+const HOST_VALUE = /^(?:\[[\w:.~!$&'()*+,;=%-]+\]|(?:[\w.~!$&'()*+,;=-]|%[\dA-Fa-f]{2})*)(?::\d*)?$/
 
 /**
  * What is wrong with a request's Host, if anything (RFC 9112 §3.2): an

@@ -278,7 +278,7 @@ t.test('a Host sent twice, or one that names no host and port: a 400 problem (RF
     }, name)
   }
 
-  const accepted = ['Host: x', 'Host: bff.example:8443', 'Host: 127.0.0.1:3000', 'Host: [::1]:3000', 'Host: [2001:db8::7]',
+  const accepted = ['Host: x', 'Host: bff.example:8443', 'Host: 127.0.0.1:3000', 'Host: [::1]:3000', 'Host: [2001:db8::7]', 'Host: [fe80::1%25eth0]:3000',
     'Host: bff.example.', 'Host: xn--bff-ppa.example', 'Host: bff%2Dapi.example', 'Host: BFF.Example:', 'Host:', 'HOST: x']
   for (const line of accepted) t.match(await get('1.1', `${line}\r\n`), /^HTTP\/1\.1 200 /, line)
   t.equal(fake.calls('status').length, 1, 'the one fetch that cached the link')
