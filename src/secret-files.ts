@@ -10,6 +10,12 @@ export const FILE_VARIABLES = ['K2_CLIENT_ID', 'K2_CLIENT_SECRET', 'API_KEYS'] a
 // A secret is a line or a few; anything larger is a wrong path (a log, a disk).
 const MAX_BYTES = 64 * 1024
 
+const REASONS: Record<string, string> = {
+  ENOENT: 'there is no such file',
+  EACCES: 'the service\'s user may not read it',
+  ENOTDIR: 'a directory on its path is a file'
+}
+
 /** Reads a secret file as text; throws with a reason that never quotes what is in it. */
 export type ReadSecretFile = (path: string) => string
 
@@ -43,7 +49,8 @@ export function withSecretFiles (source: Record<string, string | undefined>, pro
       text = read(path)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      problems.set(fileVariable, `cannot read ${JSON.stringify(path)}: ${code ?? (err as Error).message}`)
+      const why = code === undefined ? (err as Error).message : REASONS[code] ?? code
+      problems.set(fileVariable, `cannot read ${JSON.stringify(path)}: ${why}`)
       continue
     }
     const value = name === 'API_KEYS' ? text.split(/[\r\n]+/).map(line => line.trim()).filter(line => line !== '').join(',') : text.trim()

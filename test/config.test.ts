@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
-import { FILE_VARIABLES } from '../src/secret-files.js'
+import { FILE_VARIABLES, type ReadSecretFile } from '../src/secret-files.js'
 
 const creds = { K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET: 'secret-for-tests-1234' }
 
-function errorOf (env: Record<string, string>): ConfigError {
+function errorOf (env: Record<string, string>, readFile?: ReadSecretFile): ConfigError {
   try {
-    loadConfig(env)
+    loadConfig(env, readFile)
   } catch (err) {
     if (err instanceof ConfigError) return err
     throw err
@@ -212,7 +212,8 @@ t.test('a secret file that cannot be used stops start-up, naming its variable an
     secret: 'secret-in-the-file-1234\n',
     empty: ' \n',
     keys: 'a-long-enough-key-0001\nshort-in-file\n',
-    folder: {}
+    folder: {},
+    huge: 'k'.repeat(64 * 1024 + 1)
   })
   const err = errorOf({
     K2_CLIENT_SECRET: 'secret-in-the-env-1234',
@@ -228,7 +229,13 @@ t.test('a secret file that cannot be used stops start-up, naming its variable an
 
   const unread = errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: `${dir}/missing` })
   t.same(unread.variables, ['K2_CLIENT_SECRET_FILE'], 'and no complaint that the secret is unset')
-  t.match(unread.message, `K2_CLIENT_SECRET_FILE: cannot read "${dir}/missing": ENOENT`)
+  t.match(unread.message, `K2_CLIENT_SECRET_FILE: cannot read "${dir}/missing": there is no such file`)
+  t.match(errorOf({ API_KEYS_FILE: `${dir}/keys/more` }).message, `API_KEYS_FILE: cannot read "${dir}/keys/more": a directory on its path is a file`)
+  t.match(errorOf({ API_KEYS_FILE: `${dir}/keys` }, () => { throw Object.assign(new Error('denied'), { code: 'EACCES' }) }).message,
+    `API_KEYS_FILE: cannot read "${dir}/keys": the service's user may not read it`)
+  t.match(errorOf({ API_KEYS_FILE: `${dir}/keys` }, () => { throw Object.assign(new Error('odd'), { code: 'EIO' }) }).message,
+    `API_KEYS_FILE: cannot read "${dir}/keys": EIO`)
   t.match(errorOf({ API_KEYS_FILE: `${dir}/folder` }).message, `API_KEYS_FILE: cannot read "${dir}/folder": it is not a regular file`)
+  t.match(errorOf({ API_KEYS_FILE: `${dir}/huge` }).message, `API_KEYS_FILE: cannot read "${dir}/huge": it is over 65536 bytes, more than a secret`)
   t.match(errorOf({ API_KEYS_FILE: '/dev/zero' }).message, 'API_KEYS_FILE: cannot read "/dev/zero": it is not a regular file')
 })
