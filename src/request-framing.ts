@@ -10,9 +10,9 @@ export function announcesBody (req: Pick<IncomingMessage, 'headers'>): boolean {
 }
 
 // RFC 9112 §3.2: a host and an optional port (RFC 3986's uri-host, without
-// userinfo), or nothing (a target without an authority). A Host is only ever
-// compared and logged here, but a value a proxy in front may read otherwise
-// (or a second Host line, which Node's parser drops) is how requests are
+// userinfo), or nothing (a target without an authority). The service reads no
+// Host itself, but a value a proxy in front may read another way (or a second
+// Host line, which Node's parser leaves out of `headers`) is how requests are
 // smuggled past one.
 const HOST_VALUE = /^(?:\[[\w:.~!$&'()*+,;=%-]+\]|(?:[\w.~!$&'()*+,;=-]|%[\dA-Fa-f]{2})*)(?::\d*)?$/
 

@@ -25,7 +25,7 @@ export interface Answered {
   route: string
   method: string
   url: string
-  /** The client's address (request.ip: through the proxies TRUST_PROXY trusts); unset once its socket is gone. */
+  /** The client's address (request.ip: through the proxies TRUST_PROXY trusts); unset if its socket was gone before it was read. */
   client: string | undefined
   status: number
   elapsedMs: number
