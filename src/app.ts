@@ -101,6 +101,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('metrics', metrics)
+  // Node keeps only a request's first 1,000 or so header lines by default and
+  // drops the rest unseen, so a second Host or a Content-Length placed after
+  // them would slip past the checks below. The HTTP parser's header size limit
+  // (16 KiB) still bounds what a request can send.
+  app.server.maxHeadersCount = 0
   // Fresh cache hits are answered before Fastify's handler (payment-links/fast-path.ts),
   // once the app is built; until then, everything goes to Fastify. Its own
   // server is kept (a serverFactory would lose what Fastify does for it, such

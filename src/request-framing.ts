@@ -13,8 +13,10 @@ export function announcesBody (req: Pick<IncomingMessage, 'headers'>): boolean {
 // userinfo), or nothing (a target without an authority). The service reads no
 // Host itself, but a value a proxy in front may read another way (or a second
 // Host line, which Node's parser leaves out of `headers`) is how requests are
-// smuggled past one.
-const HOST_VALUE = /^(?:\[[\w:.~!$&'()*+,;=%-]+\]|(?:[\w.~!$&'()*+,;=-]|%[\dA-Fa-f]{2})*)(?::\d*)?$/
+// smuggled past one. That is an IP literal (an IPv6 address, with RFC 6874's
+// zone id, or IPvFuture), or a name or IPv4 address (escapes allowed, but not
+// an escaped NUL).
+const HOST_VALUE = /^(?:\[(?:[\dA-Fa-f:.]+(?:%25[\w.~-]+)?|v[\dA-Fa-f]+\.[\w.~!$&'()*+,;=:-]+)\]|(?:[\w.~!$&'()*+,;=-]|%(?!00)[\dA-Fa-f]{2})*)(?::\d*)?$/
 
 /**
  * What is wrong with a request's Host, if anything (RFC 9112 §3.2): an

@@ -260,6 +260,9 @@ t.test('a Host sent twice, or one that names no host and port: a 400 problem (RF
     ['a port that is not a number', 'Host: bff.example:http\r\n'],
     ['an unclosed IPv6 literal', 'Host: [::1\r\n'],
     ['a bad escape', 'Host: bff%zz.example\r\n'],
+    ['an escaped NUL', 'Host: bff%00.example\r\n'],
+    ['brackets around a name', 'Host: [bff.example]\r\n'],
+    ['a zone id not escaped', 'Host: [fe80::1%eth0]:3000\r\n'],
     ['two hosts in one line', 'Host: a.example, b.example\r\n']
   ]
   for (const [name, lines] of refused) {
@@ -278,8 +281,14 @@ t.test('a Host sent twice, or one that names no host and port: a 400 problem (RF
     }, name)
   }
 
-  const accepted = ['Host: x', 'Host: bff.example:8443', 'Host: 127.0.0.1:3000', 'Host: [::1]:3000', 'Host: [2001:db8::7]', 'Host: [fe80::1%25eth0]:3000',
+  const accepted = ['Host: x', 'Host: bff.example:8443', 'Host: 127.0.0.1:3000', 'Host: [::1]:3000', 'Host: [2001:db8::7]', 'Host: [fe80::1%25eth0]:3000', 'Host: [::ffff:192.0.2.1]', 'Host: [v1.fe80::a+en1]',
     'Host: bff.example.', 'Host: xn--bff-ppa.example', 'Host: bff%2Dapi.example', 'Host: BFF.Example:', 'Host:', 'HOST: x']
   for (const line of accepted) t.match(await get('1.1', `${line}\r\n`), /^HTTP\/1\.1 200 /, line)
+  // Past the 1,000 or so header lines Node keeps by default, still well within the parser's size limit.
+  const filler = 'a:b\r\n'.repeat(1100)
+  t.match(problemOf(await get('1.1', `Host: x\r\n${filler}Host: y\r\n`)), { type: 'urn:k2-bff:problem:invalid-host' }, 'a second Host after 1,100 lines')
+  t.match(problemOf(await get('1.0', `${filler}Host: a b\r\n`)), { type: 'urn:k2-bff:problem:invalid-host' }, 'a bad Host after 1,100 lines')
+  t.match(problemOf(await raw(port, `GET /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: x\r\n${filler}Content-Length: 3\r\n\r\nabc`)),
+    { type: 'urn:k2-bff:problem:body-not-allowed' }, 'a body announced after 1,100 lines')
   t.equal(fake.calls('status').length, 1, 'the one fetch that cached the link')
 })
