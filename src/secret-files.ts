@@ -27,6 +27,10 @@ export const readSecretFile: ReadSecretFile = path => {
   return readFileSync(path, 'utf8')
 }
 
+// An operator may put the secret itself where its path belongs: a value with
+// no / in it is not quoted back.
+const shown = (path: string): string => path.includes('/') ? JSON.stringify(path) : 'the file it names (a value without a /, not quoted)'
+
 /**
  * The environment with each `<NAME>_FILE` read into `<NAME>`. Surrounding
  * white space goes (an editor's or `echo`'s final newline); API_KEYS_FILE
@@ -50,11 +54,11 @@ export function withSecretFiles (source: Record<string, string | undefined>, pro
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       const why = code === undefined ? (err as Error).message : REASONS[code] ?? code
-      problems.set(fileVariable, `cannot read ${JSON.stringify(path)}: ${why}`)
+      problems.set(fileVariable, `cannot read ${shown(path)}: ${why}`)
       continue
     }
     const value = name === 'API_KEYS' ? text.split(/[\r\n]+/).map(line => line.trim()).filter(line => line !== '').join(',') : text.trim()
-    if (value === '') problems.set(fileVariable, `${JSON.stringify(path)} is empty`)
+    if (value === '') problems.set(fileVariable, `${shown(path)} is empty`)
     else env[name] = value
   }
   return env

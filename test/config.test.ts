@@ -208,6 +208,7 @@ t.test('credentials and API keys can be read from files named by <NAME>_FILE', a
 })
 
 t.test('a secret file that cannot be used stops start-up, naming its variable and never its contents', async t => {
+  const cwd = process.cwd()
   const dir = t.testdir({
     secret: 'secret-in-the-file-1234\n',
     empty: ' \n',
@@ -237,5 +238,15 @@ t.test('a secret file that cannot be used stops start-up, naming its variable an
     `API_KEYS_FILE: cannot read "${dir}/keys": EIO`)
   t.match(errorOf({ API_KEYS_FILE: `${dir}/folder` }).message, `API_KEYS_FILE: cannot read "${dir}/folder": it is not a regular file`)
   t.match(errorOf({ API_KEYS_FILE: `${dir}/huge` }).message, `API_KEYS_FILE: cannot read "${dir}/huge": it is over 65536 bytes, more than a secret`)
+  // The secret itself, written where its path belongs, is not quoted back.
+  const misplaced = errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'the-secret-itself-1234' })
+  t.match(misplaced.message, 'K2_CLIENT_SECRET_FILE: cannot read the file it names (a value without a /, not quoted): there is no such file')
+  t.notMatch(misplaced.message, 'the-secret-itself')
+  // A file in the working directory may still be named without a /.
+  process.chdir(dir)
+  t.teardown(() => { process.chdir(cwd) })
+  t.same(loadConfig({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'secret' }).upstream.credentials?.clientSecret, 'secret-in-the-file-1234')
+  t.match(errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'empty' }).message,
+    'K2_CLIENT_SECRET_FILE: the file it names (a value without a /, not quoted) is empty')
   t.match(errorOf({ API_KEYS_FILE: '/dev/zero' }).message, 'API_KEYS_FILE: cannot read "/dev/zero": it is not a regular file')
 })

@@ -25,7 +25,7 @@ export interface Answered {
   route: string
   method: string
   url: string
-  /** The client's address (request.ip: through the proxies TRUST_PROXY trusts); unset if its socket was gone before it was read. */
+  /** The client's address (request.ip: through the proxies TRUST_PROXY trusts); undefined only should Node not know the peer's. */
   client: string | undefined
   status: number
   elapsedMs: number
