@@ -22,7 +22,7 @@ import drain from './plugins/drain.js'
 import errors, { isPaymentLinkPath, problemSender } from './plugins/errors.js'
 import { clientErrorHandler } from './plugins/client-errors.js'
 import rateLimit from './plugins/rate-limit.js'
-import security, { securityHeaders, simpleCors } from './plugins/security.js'
+import security, { securityHeaders } from './plugins/security.js'
 import swagger from './plugins/swagger.js'
 import { requestIdFor } from './request-id.js'
 import { announcesBody, hostFault } from './request-framing.js'
@@ -182,9 +182,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(drain)
   await app.register(healthRoutes, { tokens: kopokopo.tokens, upstream: config.upstream.mode, timeoutMs: config.upstream.timeoutMs })
   await app.register(paymentLinkRoutes, { service })
-  answerHit = fastPath({
-    app, service, securityHeaders: headers.api, cors: config.corsOrigins.length === 0 ? undefined : simpleCors(config.corsOrigins), trust
-  })
+  answerHit = fastPath({ app, service, securityHeaders: headers.api, trust })
   return app
 }
 

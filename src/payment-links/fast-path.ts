@@ -6,7 +6,6 @@ import { matchesEtag } from '../etag.js'
 import { mustWait } from '../pipelining.js'
 import { VARY } from '../plugins/api-keys.js'
 import { budgetKey } from '../plugins/rate-limit.js'
-import type { SimpleCors } from '../plugins/security.js'
 import { requestIdFor } from '../request-id.js'
 import { announcesBody, hostFault } from '../request-framing.js'
 import { cacheControl, JSON_MEDIA_TYPE, PAYMENT_LINK_ROUTE } from './route.js'
@@ -15,13 +14,11 @@ import type { PaymentLinkService } from './service.js'
 const PREFIX = '/payment-links/'
 
 export interface FastPathOptions {
-  /** The app whose budget, API keys, access log and drain state the fast path shares. */
+  /** The app whose budget, API keys, CORS, access log and drain state the fast path shares. */
   app: FastifyInstance
   service: PaymentLinkService
   /** Security headers of every API answer (plugins/security.ts). */
   securityHeaders: Record<string, string>
-  /** CORS, when on: what its plugin adds to an answer. */
-  cors: SimpleCors | undefined
   trust: TrustFunction | false
 }
 
@@ -42,7 +39,8 @@ export interface FastPathOptions {
  * answer, a missing or wrong API key, a spent budget and a draining service.
  */
 export function fastPath (options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { app, service, trust, cors } = options
+  const { app, service, trust } = options
+  const cors = app.simpleCors
   const keyed = app.identifyKey
   // What the app's hooks set before the route's (the rate limit's) in their
   // order: the API key's Vary, the security headers, then CORS, which adds
@@ -57,12 +55,13 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
   return function answerHit (req, res) {
     const url = req.url
     if (req.method !== 'GET' || url === undefined || !url.startsWith(PREFIX)) return false
-    if (announcesBody(req) || hostFault(req) !== undefined || mustWait(req, res) || app.draining) return false
+    if (announcesBody(req) || mustWait(req, res) || app.draining) return false
     const started = performance.now()
     // Any string may be looked up: only validated, lowercase ids are ever cached.
     const id = url.slice(PREFIX.length)
     const hit = service.fresh(id)
-    if (hit === undefined) return false
+    // The Host is judged after the lookup: a miss goes on to Fastify's hook, which judges it too.
+    if (hit === undefined || hostFault(req) !== undefined) return false
     const apiKeyId = keyed === undefined ? null : keyed(req.headers)
     if (keyed !== undefined && apiKeyId === null) return false
     // Taken last: a request that falls through is counted by the plugin instead.
