@@ -16,7 +16,8 @@ export interface AppErrorOptions {
 
 /** Every code an AppError may carry: the compiler holds each error to this list, which the OpenAPI document shows. */
 export const PROBLEM_CODES = [
-  'INVALID_ID', 'BAD_REQUEST_TARGET', 'BODY_NOT_ALLOWED', 'MISSING_HOST', 'INVALID_HOST', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED', 'URI_TOO_LONG',
+  'INVALID_ID', 'BAD_REQUEST_TARGET', 'BODY_NOT_ALLOWED', 'MISSING_HOST', 'INVALID_HOST', 'UNAUTHORIZED', 'LINK_NOT_FOUND', 'NOT_FOUND', 'METHOD_NOT_ALLOWED',
+  'PRECONDITION_FAILED', 'URI_TOO_LONG',
   'RATE_LIMITED', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_AUTH_REJECTED', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT'
 ] as const
 export type ProblemCode = typeof PROBLEM_CODES[number]
@@ -145,6 +146,15 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** If-Match named no ETag the answer has (RFC 9110 §13.1.1): the link is not in the state the caller last saw. */
+export class PreconditionFailedError extends AppError {
+  constructor () {
+    super(412, 'PRECONDITION_FAILED', 'Precondition failed', {
+      detail: 'The payment link has changed: its current ETag is not one sent in If-Match.'
+    })
+  }
+}
+
 export const MAX_URL_LENGTH = 2048
 
 export class UriTooLongError extends AppError {
@@ -186,12 +196,12 @@ export class MethodNotAllowedError extends AppError {
   }
 }
 
-/** True for upstream failures during which a stale cached answer beats an error. */
 /** What a log line says of an error: an AppError's code, Kopo Kopo's status and the reason, never a body; anything else whole. */
 export function logFields (err: unknown): Record<string, unknown> {
   return err instanceof AppError ? { code: err.code, upstreamStatus: err.upstreamStatus, reason: err.reason } : { err }
 }
 
+/** True for upstream failures during which a stale cached answer beats an error. */
 export function isUpstreamOutage (err: unknown): boolean {
   return err instanceof UpstreamTimeoutError ||
     err instanceof UpstreamUnavailableError ||

@@ -8,9 +8,20 @@ export function etagFor (body: Buffer): string {
   return `"${hash('sha256', body, 'base64url').slice(0, 27)}"`
 }
 
-/** Weak comparison (RFC 9110 §13.1.2): `W/` prefixes and lists match, as does `*`. */
+/** If-None-Match's weak comparison (RFC 9110 §13.1.2): `W/` prefixes and lists match, as does `*`. */
 export function matchesEtag (ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false
-  if (ifNoneMatch.trim() === '*') return true
-  return ifNoneMatch.split(',').some(tag => tag.trim().replace(/^W\//, '') === etag)
+  return ifNoneMatch !== undefined && listed(ifNoneMatch, etag, true)
+}
+
+/**
+ * If-Match's strong comparison (RFC 9110 §13.1.1): `*` or this very tag in the
+ * list; a weak tag (`W/"..."`) never matches. Only for an answer that exists.
+ */
+export function matchesStrongly (ifMatch: string, etag: string): boolean {
+  return listed(ifMatch, etag, false)
+}
+
+function listed (header: string, etag: string, weak: boolean): boolean {
+  if (header.trim() === '*') return true
+  return header.split(',').some(tag => (weak ? tag.trim().replace(/^W\//, '') : tag.trim()) === etag)
 }

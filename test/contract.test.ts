@@ -99,6 +99,7 @@ t.test('every payment-link answer is described by the document', async t => {
   const first = await inject(t, app, { url, headers: { origin: 'https://shop.example' } })
   await check({ url })
   await check({ url, headers: { 'if-none-match': String(first.headers.etag) } })
+  await check({ url, headers: { 'if-match': '"other"' } })
   await check({ method: 'HEAD', url: `/payment-links/${PAID_ID}` })
   await check({ url: '/payment-links/not-a-uuid' })
   await check({ url, headers: { 'content-type': 'text/plain' }, payload: 'a body' })
@@ -124,7 +125,7 @@ t.test('every payment-link answer is described by the document', async t => {
   await check({ url: `/payment-links/${ids[3]}` })
   for (let spent = 0; spent < 30 && (await app.inject('/payment-links/not-a-uuid')).statusCode !== 429; spent++);
   await check({ url })
-  t.same(statuses, [200, 304, 200, 400, 400, 414, 404, 502, 502, 502, 504, 200, 503, 429], 'each status was reached')
+  t.same(statuses, [200, 304, 412, 200, 400, 400, 414, 404, 502, 502, 502, 504, 200, 503, 429], 'each status was reached')
 })
 
 t.test('the circuit\'s 503, the API key\'s 401, and the HTTP parser\'s 431', async t => {

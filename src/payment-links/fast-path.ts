@@ -35,7 +35,7 @@ export interface FastPathOptions {
  *
  * Everything else goes on to Fastify untouched, and is returned false for:
  * another method or path, an id not cached, stale or not found, a body, a
- * missing, repeated or malformed Host, a request pipelined behind an unsent
+ * missing, repeated or malformed Host, If-Match, a request pipelined behind an unsent
  * answer, a missing or wrong API key, a spent budget and a draining service.
  */
 export function fastPath (options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
@@ -61,7 +61,8 @@ export function fastPath (options: FastPathOptions): (req: IncomingMessage, res:
     const id = url.slice(PREFIX.length)
     const hit = service.fresh(id)
     // The Host is judged after the lookup: a miss goes on to Fastify's hook, which judges it too.
-    if (hit === undefined || hostFault(req) !== undefined) return false
+    // If-Match, which pages do not send, is left to the route.
+    if (hit === undefined || hostFault(req) !== undefined || req.headers['if-match'] !== undefined) return false
     const apiKeyId = keyed === undefined ? null : keyed(req.headers)
     if (keyed !== undefined && apiKeyId === null) return false
     // Taken last: a request that falls through is counted by the plugin instead.

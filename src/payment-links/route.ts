@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { matchesEtag } from '../etag.js'
-import { MAX_URL_LENGTH } from '../errors.js'
+import { matchesEtag, matchesStrongly } from '../etag.js'
+import { MAX_URL_LENGTH, PreconditionFailedError } from '../errors.js'
 import { headerDoc as header, problemResponses, REQUEST_ID_HEADER } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
 import type { LinkAnswer, PaymentLinkService } from './service.js'
@@ -47,6 +47,9 @@ export const paymentLinkRouteSchema = {
   params: PaymentLinkParams,
   headers: Type.Object({
     'if-none-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer.' })),
+    'if-match': Type.Optional(Type.String({
+      description: 'ETags (or `*`): answer 200 only while the link\'s current ETag is one of them, else 412. Weak tags never match.'
+    })),
     'x-request-id': Type.Optional(Type.String({ description: 'Your id for this request (`^[A-Za-z0-9._:-]{1,128}$`), echoed back.' }))
   }),
   response: {
@@ -63,6 +66,7 @@ export const paymentLinkRouteSchema = {
         headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`, followed by `, error="invalid_token"` when a key was sent and is not valid.') }
       },
       404: { description: 'Kopo Kopo has no payment link with this id.', headers: BUDGETED },
+      412: { description: 'If-Match was sent and the link\'s current ETag is not in it: the link has changed.', headers: BUDGETED },
       414: {
         description: `The URL is over ${MAX_URL_LENGTH} characters (one over about 16 KiB is refused by the HTTP parser with a 431).`,
         headers: { ...COMMON_HEADERS, ...VARY }
@@ -106,6 +110,10 @@ function respond (request: FastifyRequest, reply: FastifyReply, answer: LinkAnsw
   reply.header('cache-status', answer.cacheStatus)
   request.upstream = answer.upstream ?? null
   if ('error' in answer) throw answer.error
+  // RFC 9110 §13.2.2: If-Match first, and only for an answer that would be a
+  // 200 (a 404 or an outage stays what it is), then If-None-Match.
+  const ifMatch = request.headers['if-match']
+  if (ifMatch !== undefined && !matchesStrongly(ifMatch, answer.entry.etag)) throw new PreconditionFailedError()
   reply
     .header('etag', answer.entry.etag)
     .header('cache-control', cacheControl(answer.maxAge))

@@ -97,7 +97,7 @@ export default fp(async function securityPlugin (app: FastifyInstance, options: 
   await app.register(cors, {
     origin: options.corsOrigins,
     methods: ['GET', 'HEAD'],
-    allowedHeaders: ['Authorization', 'X-API-Key', 'X-Request-Id', 'If-None-Match'],
+    allowedHeaders: ['Authorization', 'X-API-Key', 'X-Request-Id', 'If-None-Match', 'If-Match'],
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: PREFLIGHT_MAX_AGE_SECONDS,
     cacheControl: PREFLIGHT_MAX_AGE_SECONDS,

@@ -122,7 +122,7 @@ t.test('CORS: preflight and simple requests from an allowed origin', async t => 
   t.equal(preflight.statusCode, 204)
   t.equal(preflight.headers['access-control-allow-origin'], 'https://shop.example')
   t.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD')
-  t.equal(preflight.headers['access-control-allow-headers'], 'Authorization, X-API-Key, X-Request-Id, If-None-Match')
+  t.equal(preflight.headers['access-control-allow-headers'], 'Authorization, X-API-Key, X-Request-Id, If-None-Match, If-Match')
   t.equal(preflight.headers['access-control-max-age'], '600')
   t.equal(preflight.headers['cache-control'], 'max-age=600')
   t.equal(fake.requests.length, 0)

@@ -101,6 +101,20 @@ t.test('If-None-Match: a 304 without a body from the fast path, as from Fastify;
   t.same(comparable(other), comparable(await send(`${path(PAID_ID)}?`, { 'if-none-match': '"other"' })))
 })
 
+t.test('If-Match goes to Fastify, which judges it: a 412 for another tag, the 200 for this one', async t => {
+  const { send, handled } = await serve(t)
+  const etag = header(await send(path(PAID_ID)), 'etag')!
+  const changed = await send(path(PAID_ID), { 'if-match': '"other"' })
+  t.equal(changed.status, 412)
+  t.equal(JSON.parse(changed.body).type, 'urn:k2-bff:problem:precondition-failed')
+  t.equal(header(changed, 'cache-status'), 'k2-bff; hit; ttl=3')
+  const same = await send(path(PAID_ID), { 'if-match': etag })
+  t.equal(same.status, 200)
+  t.same(comparable(same), comparable(await send(`${path(PAID_ID)}?`)))
+  t.same(handled, [path(PAID_ID), path(PAID_ID), path(PAID_ID), `${path(PAID_ID)}?`].map(p => `GET ${p}`),
+    'the two with If-Match went through Fastify')
+})
+
 t.test('the fast path logs and counts a hit as Fastify does', async t => {
   const { app, send, logs } = await serve(t)
   await send(path(ACTIVE_ID))

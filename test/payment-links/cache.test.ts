@@ -1,6 +1,6 @@
 import t from 'tap'
 import { LinkCache } from '../../src/payment-links/cache.js'
-import { ACTIVE_ID, ManualClock, PAID_ID, buildTestApp } from '../helpers/app.js'
+import { ACTIVE_ID, ManualClock, PAID_ID, buildTestApp, problem } from '../helpers/app.js'
 import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const get = (app: Awaited<ReturnType<typeof buildTestApp>>['app'], id: string, headers: Record<string, string> = {}) =>
@@ -109,6 +109,55 @@ t.test('ETag and If-None-Match', async t => {
   const changed = await get(app, ACTIVE_ID, { 'if-none-match': '"stale-etag"' })
   t.equal(changed.statusCode, 200)
   t.equal(changed.body, first.body)
+})
+
+t.test('If-Match: a 200 while the link\'s ETag is listed, a 412 problem once it is not; only for an answer that exists', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await get(app, ACTIVE_ID)
+  const etag = String(first.headers.etag)
+  for (const ifMatch of [etag, '*', ` "other" ,${etag} `]) {
+    const res = await get(app, ACTIVE_ID, { 'if-match': ifMatch })
+    t.equal(res.statusCode, 200, ifMatch)
+    t.equal(res.body, first.body)
+    t.equal(res.headers.etag, etag)
+  }
+  const refuse = async (headers: Record<string, string>, cacheStatus: string) => {
+    const res = await get(app, ACTIVE_ID, headers)
+    t.equal(res.statusCode, 412, JSON.stringify(headers))
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.same(res.json(), problem(res, 'precondition-failed', 'Precondition failed', 412,
+      'The payment link has changed: its current ETag is not one sent in If-Match.'))
+    t.equal(res.headers['cache-status'], cacheStatus)
+    t.equal(res.headers['cache-control'], 'no-store')
+    t.equal(res.headers.etag, undefined)
+  }
+  // Strong comparison: the weak form of the very tag does not match.
+  for (const ifMatch of ['"other"', `W/${etag}`, etag.slice(0, -1)]) await refuse({ 'if-match': ifMatch }, 'k2-bff; hit; ttl=3')
+  // If-Match is judged first: a matching If-None-Match does not turn its 412 into a 304.
+  await refuse({ 'if-match': '"other"', 'if-none-match': etag }, 'k2-bff; hit; ttl=3')
+  const both = await get(app, ACTIVE_ID, { 'if-match': etag, 'if-none-match': etag })
+  t.equal(both.statusCode, 304, 'both pass: If-None-Match decides')
+
+  // The link changes upstream: the caller's ETag no longer matches the fresh answer.
+  clock.advance(3000)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Paid' } }))
+  await refuse({ 'if-match': etag }, 'k2-bff; fwd=miss; stored')
+  t.equal(fake.calls('status').length, 2)
+
+  // A stale answer is an answer: judged the same way.
+  const paidEtag = String((await get(app, ACTIVE_ID)).headers.etag)
+  t.not(paidEtag, etag)
+  fake.always('status', { status: 503 })
+  clock.advance(300_000 + 1000)
+  t.equal((await get(app, ACTIVE_ID, { 'if-match': paidEtag })).statusCode, 200)
+  await refuse({ 'if-match': etag }, 'k2-bff; fwd=stale; ttl=-1')
+  fake.always('status', undefined)
+
+  // No answer to compare with: a 404 or an outage stays what it is.
+  t.equal((await get(app, 'aaaaaaaa-0000-4000-8000-0000000000ff', { 'if-match': '*' })).statusCode, 404)
+  fake.enqueue('status', { status: 500 })
+  t.equal((await get(app, PAID_ID, { 'if-match': '"other"' })).statusCode, 502)
 })
 
 t.test('stale-if-error: an expired answer stands in while Kopo Kopo fails, within the window', async t => {
