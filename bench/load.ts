@@ -89,7 +89,9 @@ export async function measure (server: CpuSource, options: LoadOptions & { warmu
 /**
  * Any load driver over one or more servers at once: `run(true)` warms up,
  * `run(false)` is measured and answers one result per server, in order. Each
- * server's CPU and GCs are read around the measured run.
+ * server's CPU and GCs are read around the measured run. The warm-up may leave
+ * its load running for the measured run to take up without a pause
+ * (PacedLoad.schedule).
  */
 export async function measureTogether (
   sides: Array<{ server: CpuSource, label: string }>,

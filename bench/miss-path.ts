@@ -3,7 +3,7 @@ import os from 'node:os'
 import { Child, type GcCounts } from './children.js'
 import { collectNow, countGc } from './gc-count.js'
 import { cpuPerRequest as cpu, gcSince, measure, measureTogether, round, type Measured } from './load.js'
-import { PacedLoad } from './paced.js'
+import { PacedLoad, type Schedule } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
 import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 
@@ -22,7 +22,7 @@ import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 const CONNECTIONS = 50
 const WARMUP_S = 2
 const DURATION_S = 10
-const PACED_WARMUP_S = 1
+const PACED_LEAD_IN_S = 1
 const PACED_DURATION_S = 8
 /** Offered load as a share of the service's closed-loop capacity; the target is judged at TARGET_LOAD. */
 const LOADS = [0.25, 0.5, 0.75]
@@ -63,7 +63,7 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       return measure(child, { url: child.url, connections: CONNECTIONS, warmupS: WARMUP_S, durationS: DURATION_S, headers, path })
     }
     // The direct side and a server side on one schedule, at the same moments
-    // (PacedLoad.together): a stall of the machine lands on both, so the
+    // (PacedLoad.schedule): a stall of the machine lands on both, so the
     // difference is what the server adds.
     const sideBySide = async (side: 'service' | 'proxy', rate: number): Promise<PacedSides> => {
       const loads: PacedLoad[] = []
@@ -73,17 +73,21 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
         let gcBefore = generatorGc()
+        let schedule: Schedule | undefined
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
-          async warmup => {
-            if (!warmup) {
-              // The load generator starts each timed run with its own heap
-              // collected, so that what it kept from earlier runs does not
-              // bring a full GC into this one. The servers are not touched.
+          async leadIn => {
+            if (leadIn) {
+              // The load generator collects its own heap before the schedule
+              // starts, so that what it kept from earlier runs does not bring
+              // a full GC into this one. The servers are not touched.
               await collectNow(generatorGc)
+              schedule = PacedLoad.schedule(loads, { rate, leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S })
+              await schedule.timed
               gcBefore = generatorGc()
+              return []
             }
-            return await PacedLoad.together(loads, { rate, durationS: warmup ? PACED_WARMUP_S : PACED_DURATION_S })
+            return await schedule!.results
           }
         )
         return { ...pair(direct!, server!), generatorGc: gcSince(gcBefore, generatorGc()) }
@@ -182,14 +186,15 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       data: {
         connections: CONNECTIONS,
         closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
-        paced: { warmupS: PACED_WARMUP_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs, judgedRuns },
+        paced: { leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs, judgedRuns },
         bareRelay: { closedLoop: proxyClosed, paced: proxyPaced, runs: relayRuns }
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
         `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
-        `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections a side opened beforehand, after a ` +
-        `${PACED_WARMUP_S} s warm-up at the same rate, and time each request from when it was due. The direct side runs at the same ` +
+        `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections a side opened beforehand, its first ` +
+        `${PACED_LEAD_IN_S} s untimed (a lead-in with no pause before the timed requests), and time each request from when it ` +
+        'was due. The direct side runs at the same ' +
         'time as the service (or the bare relay), the n-th request of each leaving together, so a stall of the machine falls on both; ' +
         'the upstream then serves both (its CPU per request in these runs counts the server\'s calls too). The judged load is run ' +
         `${TARGET_REPEATS} times and the median pair reported. The bare relay is a Fastify route ` +

@@ -15,7 +15,19 @@ import { percentiles, type LoadResult } from './load.js'
 export interface PacedRun {
   /** Requests per second, offered whatever the answers do. */
   rate: number
+  /**
+   * Seconds of the same schedule sent before the timed requests and not
+   * timed: the servers settle at this rate, and the timed ones follow without
+   * a pause (see schedule()).
+   */
+  leadInS: number
   durationS: number
+}
+
+/** A schedule under way: `timed` once its first timed request has left, `results` once every answer is in. */
+export interface Schedule {
+  timed: Promise<void>
+  results: Promise<LoadResult[]>
 }
 
 // How long the last answers of a run may take once every request has left.
@@ -65,19 +77,40 @@ export class PacedLoad {
    * same moment. Whatever the machine does during the run (another process
    * taking the cores, the load generator itself falling behind), every load
    * sees it, so differences between them are differences between the servers.
+   *
+   * The lead-in and the timed requests are one schedule. When they were two
+   * runs, the pause between them (draining the first, then the generator's
+   * own collection) was followed by about half a second in which both the
+   * service and the bare relay answered slower than at any later time, and
+   * that alone made most of what the judged p99 added (bench/README.md).
    */
-  static async together (loads: PacedLoad[], { rate, durationS }: PacedRun): Promise<LoadResult[]> {
-    const total = Math.round(rate * durationS)
+  static schedule (loads: PacedLoad[], { rate, leadInS, durationS }: PacedRun): Schedule {
+    const firstTimed = Math.round(rate * leadInS)
+    const total = firstTimed + Math.round(rate * durationS)
     const intervalMs = 1000 / rate
-    const tallies = loads.map(load => load.#tally())
-    const started = performance.now()
-    for (let sent = 0; sent < total;) {
-      // Everything that fell due while we slept leaves now, timed from when it was due.
-      const due = Math.min(total, Math.floor((performance.now() - started) / intervalMs) + 1)
-      for (; sent < due; sent++) for (const tally of tallies) tally.send(sent, started + sent * intervalMs)
-      if (sent < total) await sleep(Math.max(0, started + sent * intervalMs - performance.now()))
-    }
-    return await Promise.all(tallies.map(async tally => await tally.result(started)))
+    const tallies = loads.map(load => load.#tally(firstTimed))
+    let markTimed = (): void => {}
+    let failTimed = (_err: unknown): void => {}
+    const timed = new Promise<void>((resolve, reject) => {
+      markTimed = resolve
+      failTimed = reject
+    })
+    const results = (async () => {
+      const started = performance.now()
+      for (let sent = 0; sent < total;) {
+        // Everything that fell due while we slept leaves now, timed from when it was due.
+        const due = Math.min(total, Math.floor((performance.now() - started) / intervalMs) + 1)
+        for (; sent < due; sent++) {
+          if (sent === firstTimed) markTimed()
+          for (const tally of tallies) tally.send(sent, started + sent * intervalMs)
+        }
+        if (sent < total) await sleep(Math.max(0, started + sent * intervalMs - performance.now()))
+      }
+      const timedFrom = started + firstTimed * intervalMs
+      return await Promise.all(tallies.map(async tally => await tally.result(timedFrom)))
+    })()
+    results.catch(failTimed)
+    return { timed, results }
   }
 
   async close (): Promise<void> {
@@ -89,9 +122,9 @@ export class PacedLoad {
    * dispatch API rather than request(): no promise, stream or body object per
    * answer. That took the generator from about 70 to 58 µs of CPU per request,
    * and on this bench's shared cores what the generator spends the servers
-   * lack.
+   * lack. Requests before the `firstTimed`-th are answered but not timed.
    */
-  #tally () {
+  #tally (firstTimed: number) {
     const clients = this.#clients
     const { headers = {}, path } = this.#requests
     const times: number[] = []
@@ -112,7 +145,7 @@ export class PacedLoad {
             if (statusCode < 200 || statusCode > 299) non2xx++
           },
           onResponseEnd () {
-            times.push(performance.now() - scheduled)
+            if (index >= firstTimed) times.push(performance.now() - scheduled)
             settle()
           },
           onResponseError () {
@@ -121,6 +154,7 @@ export class PacedLoad {
           }
         })
       },
+      /** Timed requests only, `started` being when the first of them was due. */
       async result (started: number): Promise<LoadResult> {
         if (pending > 0) {
           await new Promise<void>((resolve, reject) => {
