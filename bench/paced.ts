@@ -155,7 +155,10 @@ export class PacedLoad {
           }
         })
       },
-      /** Timed requests only, `started` being when the first of them was due. */
+      /**
+       * Latencies and rate over the timed requests, `started` being when the
+       * first of them was due; non-2xx answers and errors over all, lead-in included.
+       */
       async result (started: number): Promise<LoadResult> {
         if (pending > 0) {
           await new Promise<void>((resolve, reject) => {

@@ -150,7 +150,7 @@ export class NotFoundError extends AppError {
 export class PreconditionFailedError extends AppError {
   constructor () {
     super(412, 'PRECONDITION_FAILED', 'Precondition failed', {
-      detail: 'The payment link has changed: its current ETag is not one sent in If-Match.'
+      detail: 'The payment link\'s current ETag is not among those sent in If-Match.'
     })
   }
 }

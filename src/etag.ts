@@ -21,7 +21,11 @@ export function matchesStrongly (ifMatch: string, etag: string): boolean {
   return listed(ifMatch, etag, false)
 }
 
+// `*` counts wherever it stands in the list: Node joins a header sent twice
+// (`*` twice makes `*, *`).
 function listed (header: string, etag: string, weak: boolean): boolean {
-  if (header.trim() === '*') return true
-  return header.split(',').some(tag => (weak ? tag.trim().replace(/^W\//, '') : tag.trim()) === etag)
+  return header.split(',').some(entry => {
+    const tag = entry.trim()
+    return tag === '*' || (weak ? tag.replace(/^W\//, '') : tag) === etag
+  })
 }

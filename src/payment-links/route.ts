@@ -41,7 +41,8 @@ const BUDGETED = { ...COMMON_HEADERS, ...RATE_LIMIT_HEADERS, ...VARY }
 export const paymentLinkRouteSchema = {
   summary: 'Status of a payment link',
   description: 'Whether a Kopo Kopo payment link is still payable, paid, expired or cancelled. Answers are ' +
-    'cached briefly (final states longer) and carry an ETag: send it back as If-None-Match to get a 304.',
+    'cached briefly (final states longer) and carry an ETag: send it back as If-None-Match to get a 304, or as ' +
+    'If-Match to get a 412 instead of the answer once the link has changed.',
   operationId: 'getPaymentLink',
   tags: ['payment-links'],
   params: PaymentLinkParams,
