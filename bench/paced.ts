@@ -82,7 +82,8 @@ export class PacedLoad {
    * runs, the pause between them (draining the first, then the generator's
    * own collection) was followed by about half a second in which both the
    * service and the bare relay answered slower than at any later time; at a
-   * fixed rate that added 1.5 to 2.5 ms to the p99 difference (bench/README.md).
+   * fixed rate that added about 2 ms to the service's p99 difference and 1 ms
+   * to the relay's (bench/README.md).
    */
   static schedule (loads: PacedLoad[], { rate, leadInS, durationS }: PacedRun): Schedule {
     const firstTimed = Math.round(rate * leadInS)
