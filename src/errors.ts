@@ -146,7 +146,7 @@ export class NotFoundError extends AppError {
   }
 }
 
-/** If-Match named no ETag the answer has (RFC 9110 §13.1.1): the link is not in the state the caller last saw. */
+/** If-Match named no ETag the answer has (RFC 9110 §13.1.1): the link is in none of the states the caller named. */
 export class PreconditionFailedError extends AppError {
   constructor () {
     super(412, 'PRECONDITION_FAILED', 'Precondition failed', {

@@ -67,7 +67,7 @@ export const paymentLinkRouteSchema = {
         headers: { ...BUDGETED, 'WWW-Authenticate': header('`Bearer realm="k2-payment-links-bff"`, followed by `, error="invalid_token"` when a key was sent and is not valid.') }
       },
       404: { description: 'Kopo Kopo has no payment link with this id.', headers: BUDGETED },
-      412: { description: 'If-Match was sent and the link\'s current ETag is not in it: the link has changed.', headers: BUDGETED },
+      412: { description: 'If-Match was sent and the link\'s current ETag is not in it (the link has changed, or the tags were never its).', headers: BUDGETED },
       414: {
         description: `The URL is over ${MAX_URL_LENGTH} characters (one over about 16 KiB is refused by the HTTP parser with a 431).`,
         headers: { ...COMMON_HEADERS, ...VARY }
