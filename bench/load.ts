@@ -79,10 +79,13 @@ export interface Measured extends LoadResult {
   serverGc: GcCounts
 }
 
-/** An unmeasured warm-up (JIT, pools, token), then a measured autocannon run that also reads the server's CPU time. */
+/**
+ * An unmeasured warm-up (JIT, pools, token), none when `warmupS` is 0, then a
+ * measured autocannon run that also reads the server's CPU time.
+ */
 export async function measure (server: CpuSource, options: LoadOptions & { warmupS: number }): Promise<Measured> {
-  const [measured] = await measureTogether([{ server, label: options.url }],
-    async warmup => [await load(warmup ? { ...options, durationS: options.warmupS } : options)])
+  const [measured] = await measureTogether([{ server, label: options.url }], async warmup =>
+    warmup && options.warmupS === 0 ? [] : [await load(warmup ? { ...options, durationS: options.warmupS } : options)])
   return measured!
 }
 
