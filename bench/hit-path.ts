@@ -102,8 +102,8 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
   const of = (server: Server, pick: (run: Run) => number) => median(runs.filter(run => run.server === server).map(pick))
   const typical = (server: Server) => ({
     requestsPerSecond: of(server, run => run.requestsPerSecond),
-    p50: of(server, run => run.latencyMs.p50),
-    p99: of(server, run => run.latencyMs.p99),
+    p50: round(of(server, run => run.latencyMs.p50)),
+    p99: round(of(server, run => run.latencyMs.p99)),
     cpuUs: round(of(server, run => run.serverCpuUsPerRequest), 1),
     userUs: round(of(server, run => run.serverUserUsPerRequest), 1)
   })
