@@ -10,14 +10,14 @@ import { BENCH_LOG_LEVEL, serviceEnv } from './upstream.js'
 // the bytes on the wire from the cost of the work per request.
 //
 // How fast this machine runs changes from one few seconds to the next (the
-// same bare route's CPU per answer moved between 18 and 34 µs in one
+// same bare route's CPU per answer moved between 19 and 34 µs in one
 // process's consecutive 3 s windows), so the servers are compared in short
 // windows taken in turn, and the ratio is the median of the windows' ratios:
 // a slow spell then weighs on both sides of one, or on a few of 36, which the
-// median sets aside. Each round starts fresh processes (a process keeps the
-// code its JIT compiled at the start for its whole life), and the order
-// within a window alternates so that none of them always goes first
-// (bench/README.md, *Hit-path windows*).
+// median sets aside. Each round starts fresh processes (one process can run
+// faster than another for its whole life, by what its JIT compiled at the
+// start), and the order within a window alternates so that none of them
+// always goes first (bench/README.md, *Hit-path windows*).
 
 export const HIT_ID = 'bbbbbbbb-0000-4000-8000-000000000001'
 const CONNECTIONS = 100
