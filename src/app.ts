@@ -73,6 +73,10 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     clientErrorHandler: clientErrorHandler(headers.api, status => { metrics.countRefused(status) }),
     // Requests reaching us while closing go through the usual pipeline (plugins/drain.ts).
     return503OnClosing: false,
+    // The client idle limit (below). Set here for any further server Fastify
+    // builds from these options (one per address a host name like localhost
+    // resolves to); the main server arms its own timers instead.
+    connectionTimeout: clientIdleMs(config),
     // An id is a path segment: let an overlong one reach the hooks (CORS, the
     // 414 below) and the route's own checks, rather than the router's refusal,
     // which runs no hook. Node's HTTP parser already bounds the request line
@@ -116,11 +120,13 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // spell a live request has is its wait on Kopo Kopo. Once an answer has
   // gone, Node's keep-alive timer takes over until the next request.
   //
-  // Not Fastify's connectionTimeout (server.timeout): Node then arms a new
-  // timer for every request on a kept-alive connection, about 4% of a cache
-  // hit's cost (`npm run bench`'s hit path, A/B). A hit's answer is written
-  // at once, so it needs the timer only when the client is not reading.
-  const idleMs = Math.min(config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS, MAX_TIMER_MS)
+  // Not through server.timeout (Fastify's connectionTimeout) on this server:
+  // Node then arms a new timer for every request on a kept-alive connection,
+  // 4-5% of a cache hit's cost (`npm run bench`'s hit path, A/B). A hit's
+  // answer is written at once, so it needs the timer only when the client is
+  // not reading.
+  const idleMs = clientIdleMs(config)
+  app.server.timeout = 0
   app.server.on('connection', (socket: Socket) => { socket.setTimeout(idleMs) })
   app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (answerHit(req, res)) {
@@ -197,6 +203,11 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(paymentLinkRoutes, { service })
   answerHit = fastPath({ app, service, securityHeaders: headers.api, trust })
   return app
+}
+
+/** How long a connection may sit with a request open and no byte moving: the longest wait on Kopo Kopo, and a margin. */
+function clientIdleMs (config: Config): number {
+  return Math.min(config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS, MAX_TIMER_MS)
 }
 
 /**

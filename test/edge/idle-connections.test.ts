@@ -32,8 +32,11 @@ const WAIT_LIMIT_MS = WAIT_MS + CLIENT_IDLE_MARGIN_MS
 
 t.test('a connection that goes quiet mid-request is closed after the wait on Kopo Kopo plus a margin', { timeout: 4 * CLIENT_IDLE_MARGIN_MS }, async t => {
   const { app, port, accepted, seen } = await listening(t, { UPSTREAM_TIMEOUT_MS: '1' })
-  // Node itself arms no timer per request; the service arms its own (below).
+  // Node itself arms no timer per request on this server; the service arms its own (below).
   t.equal(app.server.timeout, 0)
+  // Any further server Fastify builds (one per address a host name like
+  // localhost resolves to) is made from this option, and Node times its connections.
+  t.equal(app.initialConfig.connectionTimeout, LIMIT_MS)
 
   const silent = connect(port, '127.0.0.1')
   const partial = connect(port, '127.0.0.1')
@@ -41,7 +44,9 @@ t.test('a connection that goes quiet mid-request is closed after the wait on Kop
   const started = performance.now()
   await seen(2)
   t.same(accepted.map(socket => socket.timeout), [LIMIT_MS, LIMIT_MS])
-  await Promise.all([once(silent, 'close'), once(partial, 'close')])
+  // Bounded, so that a connection never closed fails the test rather than hangs it.
+  const signal = AbortSignal.timeout(3 * CLIENT_IDLE_MARGIN_MS)
+  await Promise.all([once(silent, 'close', { signal }), once(partial, 'close', { signal })])
   const waited = performance.now() - started
   // A timer never fires early: closed by the service's timer, not at once.
   t.ok(waited >= CLIENT_IDLE_MARGIN_MS - 100, `closed after ${Math.round(waited)} ms`)
@@ -49,7 +54,8 @@ t.test('a connection that goes quiet mid-request is closed after the wait on Kop
 
 t.test('the idle limit stays a timer Node can keep, whatever UPSTREAM_TIMEOUT_MS', async t => {
   // Past 2^31 - 1 ms, Node fires a timer after 1 ms: every connection would be cut at once.
-  const { port, accepted, seen } = await listening(t, { UPSTREAM_TIMEOUT_MS: String(MAX_TIMER_MS) })
+  const { app, port, accepted, seen } = await listening(t, { UPSTREAM_TIMEOUT_MS: String(MAX_TIMER_MS) })
+  t.equal(app.initialConfig.connectionTimeout, MAX_TIMER_MS)
   const client = connect(port, '127.0.0.1')
   t.teardown(() => client.destroy())
   await seen(1)
