@@ -1,5 +1,5 @@
 import { Child } from './children.js'
-import { measure, round, type Measured } from './load.js'
+import { load, measure, round, type Measured } from './load.js'
 import { fmt, type ScenarioResult } from './report.js'
 import { BENCH_LOG_LEVEL, serviceEnv } from './upstream.js'
 
@@ -75,14 +75,13 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
         bare: await start({ role: 'bare', body, contentType }, execArgv('hit-bare')),
         headers: await start({ role: 'bare', body, contentType, headers })
       }
-      const load = async (server: Server, warmupS: number, durationS: number) =>
-        await measure(servers[server], { url: servers[server].url + path, connections: CONNECTIONS, warmupS, durationS })
-      // Each warmed up alone (JIT, connections), its figures not kept.
-      for (const server of ORDERS[0]!) await load(server, 0, WARMUP_S)
+      const url = (server: Server) => servers[server].url + path
+      // Each warmed up alone (JIT, connections), unmeasured.
+      for (const server of ORDERS[0]!) await load({ url: url(server), connections: CONNECTIONS, durationS: WARMUP_S })
       for (let w = 0; w < WINDOWS; w++) {
         const measured = {} as Record<Server, Measured>
         for (const server of ORDERS[w % ORDERS.length]!) {
-          measured[server] = await load(server, 0, WINDOW_S)
+          measured[server] = await measure(servers[server], { url: url(server), connections: CONNECTIONS, warmupS: 0, durationS: WINDOW_S })
           runs.push({ server, round: r, window: w, ...measured[server] })
         }
         const { service: hit, headers: padded, bare: floor } = measured

@@ -63,6 +63,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   const headers = securityHeaders(config.corsOrigins)
   const sendProblem = problemSender(headers.api)
   const trust = trustFunction(config.trustProxy)
+  // How long a connection may sit with a request open and no byte moving:
+  // the longest wait on Kopo Kopo, and a margin (armed below).
+  const idleMs = Math.min(config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS, MAX_TIMER_MS)
 
   const app = Fastify({
     logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
@@ -76,7 +79,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     // The client idle limit (below). Set here for any further server Fastify
     // builds from these options (one per address a host name like localhost
     // resolves to); the main server arms its own timers instead.
-    connectionTimeout: clientIdleMs(config),
+    connectionTimeout: idleMs,
     // An id is a path segment: let an overlong one reach the hooks (CORS, the
     // 414 below) and the route's own checks, rather than the router's refusal,
     // which runs no hook. Node's HTTP parser already bounds the request line
@@ -125,7 +128,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   // 4-5% of a cache hit's cost (`npm run bench`'s hit path, A/B). A hit's
   // answer is written at once, so it needs the timer only when the client is
   // not reading.
-  const idleMs = clientIdleMs(config)
   app.server.timeout = 0
   app.server.on('connection', (socket: Socket) => { socket.setTimeout(idleMs) })
   app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -203,11 +205,6 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   await app.register(paymentLinkRoutes, { service })
   answerHit = fastPath({ app, service, securityHeaders: headers.api, trust })
   return app
-}
-
-/** How long a connection may sit with a request open and no byte moving: the longest wait on Kopo Kopo, and a margin. */
-function clientIdleMs (config: Config): number {
-  return Math.min(config.upstream.timeoutMs + CLIENT_IDLE_MARGIN_MS, MAX_TIMER_MS)
 }
 
 /**

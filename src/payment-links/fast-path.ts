@@ -35,8 +35,9 @@ export interface FastPathOptions {
  *
  * Everything else goes on to Fastify untouched, and is returned false for:
  * another method or path, an id not cached, stale or not found, a body, a
- * missing, repeated or malformed Host, If-Match, a request pipelined behind an unsent
- * answer, a missing or wrong API key, a spent budget and a draining service.
+ * missing, repeated or malformed Host, If-Match, a request pipelined behind an
+ * unsent answer, a missing or wrong API key, a spent budget and a draining
+ * service.
  */
 export function fastPath (options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { app, service, trust } = options
