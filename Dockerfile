@@ -47,4 +47,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 # Exec form, no npm and no shell in between: Node is PID 1 and receives
 # SIGTERM itself; close-with-grace drains in-flight requests, then exits 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=16", "--heap-growing-percent=200", "--no-allocation-site-pretenuring", "dist/src/server.js"]
+CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=16", "--heap-growing-percent=200", "--no-allocation-site-pretenuring", "--no-memory-reducer", "dist/src/server.js"]
