@@ -1,6 +1,7 @@
+import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import t from 'tap'
-import { listeningUrl, spawnNpmStart } from '../helpers/process.js'
+import { START_FLAGS, listeningUrl, spawnNpmStart } from '../helpers/process.js'
 
 /** How a connection attempt to the port on loopback ends: 'connected' or the error's code. */
 async function tryConnect (port: number): Promise<string> {
@@ -36,4 +37,15 @@ t.test('SIGTERM to `npm start` reaches the service: it shuts down and frees its 
   await server.exited
   t.notOk(isRunning(servicePid), 'no service process outlives npm')
   t.equal(await tryConnect(Number(new URL(url).port)), 'ECONNREFUSED', 'the port is free')
+})
+
+// Each flag changes how the service behaves under load; an operator who runs
+// `node` some other way needs to know which ones, and why.
+t.test('the README\'s Node flags table has one row per flag of `npm start`, and no other', async t => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('### Node flags'), readme.indexOf('### Container'))
+  const rows = section.split('\n').filter(line => line.startsWith('| `--')).map(line => /^\| `([^`]+)`/.exec(line)?.[1])
+  t.same(rows, START_FLAGS)
+  const words = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven']
+  t.match(section, `run Node with ${words[START_FLAGS.length] ?? START_FLAGS.length} V8 flags`, 'the count in words')
 })
