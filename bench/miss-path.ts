@@ -96,13 +96,17 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
       }
     }
 
+    // The relay's closed loop comes first, so that its offered-load runs find
+    // it warm as they find the service: run after them, as it was, its first
+    // run was its first load, with code still being compiled (the first of
+    // its five runs added +8 to +24 ms at p99 in five of six benchmark runs,
+    // its other four within +3 ms in all six). And the service's comes last,
+    // so that the service goes from it straight into the offered-load runs:
+    // left idle in between (Node 24, 12 s), V8 shrank its young generation,
+    // and its first run at 25% ran three times the scavenges.
+    const proxyClosed = await closed('proxy')
     const saturated = pair(await closed('direct'), await closed('service'))
     const capacity = saturated.service.requestsPerSecond
-    // Before the offered-load runs, as the service's is: its first run would
-    // otherwise be its first load, with code still being compiled (the first
-    // of the relay's five runs added +8 to +24 ms at p99 in five of six
-    // benchmark runs, its other four within +3 ms in all six).
-    const proxyClosed = await closed('proxy')
     const pacedPairs: PacedPair[] = []
     const judgedRuns: PacedPair[] = []
     // Calibration: the bare Fastify-plus-undici relay, measured as the service
