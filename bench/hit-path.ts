@@ -1,5 +1,5 @@
 import { Child } from './children.js'
-import { load, measure, round, type Measured } from './load.js'
+import { cpuPerRequest as cpu, load, measure, round, type Measured } from './load.js'
 import { fmt, type ScenarioResult } from './report.js'
 import { BENCH_LOG_LEVEL, serviceEnv } from './upstream.js'
 
@@ -103,15 +103,14 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
     requestsPerSecond: of(server, run => run.requestsPerSecond),
     p50: round(of(server, run => run.latencyMs.p50)),
     p99: round(of(server, run => run.latencyMs.p99)),
-    cpuUs: round(of(server, run => run.serverCpuUsPerRequest), 1),
-    userUs: round(of(server, run => run.serverUserUsPerRequest), 1)
+    serverCpuUsPerRequest: round(of(server, run => run.serverCpuUsPerRequest), 1),
+    serverUserUsPerRequest: round(of(server, run => run.serverUserUsPerRequest), 1)
   })
   const [hit, padded, floor] = (['service', 'headers', 'bare'] as const).map(typical) as [Typical, Typical, Typical]
   const ratios = windows.map(w => w.ratio)
   const ratio = round(median(ratios))
   const minimalRatio = round(median(windows.map(w => w.minimalRatio)))
   const cpuRatio = round(median(windows.map(w => w.cpuRatio)), 2)
-  const cpu = (t: Typical) => `${t.cpuUs} µs (user ${t.userUs})`
   return {
     rows: [
       {
@@ -149,9 +148,10 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
       warmupS: WARMUP_S,
       windowS: WINDOW_S,
       logLevel: BENCH_LOG_LEVEL,
-      bodyBytes: Buffer.byteLength(answer?.body ?? ''),
-      contentType: answer?.contentType,
-      replayedHeaders: answer?.headers,
+      // Set in the first round.
+      bodyBytes: Buffer.byteLength(answer!.body),
+      contentType: answer!.contentType,
+      replayedHeaders: answer!.headers,
       ratio,
       minimalRatio,
       cpuRatio,
@@ -169,7 +169,7 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
 }
 
 interface Answer { body: string, contentType: string, headers: Record<string, string> }
-interface Typical { requestsPerSecond: number, p50: number, p99: number, cpuUs: number, userUs: number }
+interface Typical { requestsPerSecond: number, p50: number, p99: number, serverCpuUsPerRequest: number, serverUserUsPerRequest: number }
 
 /** Fills the service's cache with the id and checks the next answer is a hit; returns that answer for the bare routes to replay. */
 async function prime (url: string): Promise<Answer> {

@@ -129,7 +129,7 @@ export function gcSince (before: GcCounts, after: GcCounts): GcCounts {
 }
 
 /** A server's CPU per request as the tables print it: total, and user time in brackets. */
-export function cpuPerRequest ({ serverCpuUsPerRequest, serverUserUsPerRequest }: Measured): string {
+export function cpuPerRequest ({ serverCpuUsPerRequest, serverUserUsPerRequest }: Pick<Measured, 'serverCpuUsPerRequest' | 'serverUserUsPerRequest'>): string {
   return `${serverCpuUsPerRequest} µs (user ${serverUserUsPerRequest})`
 }
 
