@@ -70,6 +70,11 @@ export class Child {
     return child
   }
 
+  /** The child's process id, e.g. to pin it to a CPU. */
+  get pid (): number {
+    return this.#process.pid!
+  }
+
   /** Where the child listens, e.g. http://127.0.0.1:40123. */
   get url (): string {
     return this.#url

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { Child, type GcCounts } from './children.js'
+import { describePlan, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
 import { collectNow, countGc } from './gc-count.js'
 import { cpuPerRequest as cpu, gcSince, measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad, type Schedule } from './paced.js'
@@ -17,7 +18,8 @@ import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
 // slower side's rate. Then open-loop at fixed fractions of the service's
 // capacity, 50 connections a side, each rate offered to both sides at once
 // on one schedule: that is the latency a caller sees at a given load, and
-// where the target is judged.
+// where the target is judged. Throughout, the server under test has a CPU of
+// its own, apart from the load generator and the upstream (bench/cpu-pin.ts).
 
 const CONNECTIONS = 50
 const WARMUP_S = 2
@@ -42,9 +44,11 @@ export interface MissPathOptions {
   upstream: Child
   /** Extra node flags for a child, by name (e.g. --cpu-prof). */
   execArgv?: (name: string) => string[]
+  /** Where the processes run: the server under test apart from the rest, or all together. */
+  cpus: CpuPlan | Unpinned
 }
 
-export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptions): Promise<ScenarioResult> {
+export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPathOptions): Promise<ScenarioResult> {
   const generatorGc = countGc()
   const service = await Child.start({
     role: 'service',
@@ -52,6 +56,10 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
   }, execArgv('miss-service'))
   const proxy = await Child.start({ role: 'proxy', upstreamUrl: upstream.url }, execArgv('miss-relay'))
   try {
+    if (!('reason' in cpus)) {
+      // The service and the relay are loaded one at a time, so they can share the server's CPU.
+      await Promise.all([pin(service.pid, cpus.server), pin(proxy.pid, cpus.server), pin(upstream.pid, cpus.harness), pin(process.pid, cpus.harness)])
+    }
     const sides = {
       direct: { child: upstream, headers: { authorization: `Bearer ${BENCH_TOKEN}` }, path: () => STATUS_PATH + randomUUID() },
       service: { child: service, headers: {}, path: () => `/payment-links/${randomUUID()}` },
@@ -187,6 +195,22 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
           `(capacity ${fmt(proxyClosed.requestsPerSecond)} req/s), upstream alone ${cpu(saturated.direct)}`,
         target: 'reported',
         pass: null
+      },
+      {
+        // The offered load is a share of the closed loop's rate, but a request
+        // costs more CPU when requests come spread out than when they queue:
+        // how busy each server really was in the judged runs.
+        scenario: `3. miss path, server's CPU busy in the runs at ${percent(TARGET_LOAD)}`,
+        measured: `service ${busy(judgedRuns)}, bare relay ${busy(relayRuns)} ` +
+          `(closed loop: service ${saturated.service.serverCpuPercent}%, bare relay ${proxyClosed.serverCpuPercent}%)`,
+        target: 'reported',
+        pass: null
+      },
+      {
+        scenario: '3. miss path, CPUs',
+        measured: describePlan(cpus),
+        target: 'reported',
+        pass: null
       }
     ]
     return {
@@ -195,7 +219,8 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
         connections: CONNECTIONS,
         closedLoop: { warmupS: WARMUP_S, durationS: DURATION_S, ...saturated },
         paced: { leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S, targetLoad: TARGET_LOAD, runs: pacedPairs, judgedRuns },
-        bareRelay: { closedLoop: proxyClosed, paced: proxyPaced, runs: relayRuns }
+        bareRelay: { closedLoop: proxyClosed, paced: proxyPaced, runs: relayRuns },
+        cpus
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
@@ -211,6 +236,7 @@ export async function missPath ({ upstream, execArgv = () => [] }: MissPathOptio
     }
   } finally {
     await Promise.all([service.close(), proxy.close()])
+    if (!('reason' in cpus)) await Promise.all([pin(upstream.pid, cpus.all), pin(process.pid, cpus.all)])
   }
 }
 
@@ -226,6 +252,13 @@ function signed (ms: number): string {
 /** The pair whose added p99 is the median (the middle one of an odd count). */
 function medianPair (pairs: PacedPair[]): PacedPair {
   return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
+}
+
+/** The server's share of a CPU in each run, and its CPU per request, as ranges. */
+function busy (runs: PacedPair[]): string {
+  const range = (values: number[], unit: string) => `${Math.min(...values)}–${Math.max(...values)}${unit}`
+  return `${range(runs.map(p => p.service.serverCpuPercent), '%')} of a CPU ` +
+    `(${range(runs.map(p => p.service.serverCpuUsPerRequest), ' µs')} per request)`
 }
 
 function gcSummary (gc: GcCounts): string {

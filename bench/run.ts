@@ -2,13 +2,14 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Child } from './children.js'
 import { collapsing } from './collapse.js'
+import { planCpus } from './cpu-pin.js'
 import { hitPath } from './hit-path.js'
 import { memory } from './memory.js'
 import { missPath } from './miss-path.js'
 import { summarizeProfile, type ProfileSummary } from './profile-summary.js'
 import { formatTable, machineInfo, writeJson, type Row, type ScenarioResult } from './report.js'
 
-// npm run bench [-- --only hit,collapse,miss,memory] [-- --profile]
+// npm run bench [-- --only hit,collapse,miss,memory] [-- --profile] [-- --unpinned]
 //
 // Each figure is a comparison made within this run (service vs a bare route,
 // service vs the upstream alone), because absolute numbers drift on shared
@@ -31,7 +32,9 @@ const { values: args } = parseArgs({
   options: {
     only: { type: 'string', default: SCENARIOS.join(',') },
     // Writes V8 CPU profiles of the hit- and miss-path children, and summarizes them.
-    profile: { type: 'boolean', default: false }
+    profile: { type: 'boolean', default: false },
+    // Runs the miss path with every process on every CPU, as before bench/cpu-pin.ts.
+    unpinned: { type: 'boolean', default: false }
   }
 })
 const selected = new Set(args.only.split(',').map(s => s.trim()))
@@ -52,7 +55,11 @@ async function main (): Promise<void> {
   const scenarios: Record<Scenario, () => Promise<ScenarioResult>> = {
     hit: () => hitPath({ upstreamUrl: upstream.url, execArgv: profileArgs }),
     collapse: () => collapsing(),
-    miss: () => missPath({ upstream, execArgv: profileArgs }),
+    miss: async () => missPath({
+      upstream,
+      execArgv: profileArgs,
+      cpus: args.unpinned ? { reason: '--unpinned' } : await planCpus()
+    }),
     memory: () => memory({ upstreamUrl: upstream.url })
   }
   try {
