@@ -258,7 +258,7 @@ function medianPair (pairs: PacedPair[]): PacedPair {
 function busy (runs: PacedPair[]): string {
   const range = (values: number[], unit: string) => `${Math.min(...values)}–${Math.max(...values)}${unit}`
   return `${range(runs.map(p => p.service.serverCpuPercent), '%')} of a CPU ` +
-    `(${range(runs.map(p => p.service.serverCpuUsPerRequest), ' µs')} per request)`
+    `(${range(runs.map(p => Math.round(p.service.serverCpuUsPerRequest)), ' µs')} per request)`
 }
 
 function gcSummary (gc: GcCounts): string {
