@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import { Child, type GcCounts } from './children.js'
 import { describePlan, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
@@ -36,8 +37,11 @@ const TARGET_REPEATS = 5
 const TARGET_ADDED_P99_MS = 2
 
 interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
-/** A side-by-side run, with the collections in this process, the load generator, during the timed run. */
-interface PacedSides extends Pair { generatorGc: GcCounts }
+/**
+ * A side-by-side run, with the collections in this process, the load
+ * generator, during the timed run, and its CPU time over that run's wall time.
+ */
+interface PacedSides extends Pair { generatorGc: GcCounts, generatorCpuPercent: number }
 interface PacedPair extends PacedSides { load: number, rate: number }
 
 export interface MissPathOptions {
@@ -81,6 +85,8 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
         let gcBefore = generatorGc()
+        let cpuBefore = process.cpuUsage()
+        let timedFrom = performance.now()
         let schedule: Schedule | undefined
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
@@ -93,12 +99,19 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
               schedule = PacedLoad.schedule(loads, { rate, leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S })
               await schedule.timed
               gcBefore = generatorGc()
+              cpuBefore = process.cpuUsage()
+              timedFrom = performance.now()
               return []
             }
             return await schedule!.results
           }
         )
-        return { ...pair(direct!, server!), generatorGc: gcSince(gcBefore, generatorGc()) }
+        const cpu = process.cpuUsage(cpuBefore)
+        return {
+          ...pair(direct!, server!),
+          generatorGc: gcSince(gcBefore, generatorGc()),
+          generatorCpuPercent: Math.round((cpu.user + cpu.system) / 10 / (performance.now() - timedFrom))
+        }
       } finally {
         await Promise.all(loads.map(async load => await load.close()))
       }
@@ -202,7 +215,9 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
         // how busy each server really was in the judged runs.
         scenario: `3. miss path, server's CPU busy in the runs at ${percent(TARGET_LOAD)}`,
         measured: `service ${busy(judgedRuns)}, bare relay ${busy(relayRuns)} ` +
-          `(closed loop: service ${saturated.service.serverCpuPercent}%, bare relay ${proxyClosed.serverCpuPercent}%)`,
+          `(closed loop: service ${saturated.service.serverCpuPercent}%, bare relay ${proxyClosed.serverCpuPercent}%); ` +
+          `beside them, the load generator ${range(judgedRuns.map(p => p.generatorCpuPercent), '%')} and the upstream ` +
+          `${range(judgedRuns.map(p => p.direct.serverCpuPercent), '%')}`,
         target: 'reported',
         pass: null
       },
@@ -256,9 +271,12 @@ function medianPair (pairs: PacedPair[]): PacedPair {
 
 /** The server's share of a CPU in each run, and its CPU per request, as ranges. */
 function busy (runs: PacedPair[]): string {
-  const range = (values: number[], unit: string) => `${Math.min(...values)}–${Math.max(...values)}${unit}`
   return `${range(runs.map(p => p.service.serverCpuPercent), '%')} of a CPU ` +
     `(${range(runs.map(p => Math.round(p.service.serverCpuUsPerRequest)), ' µs')} per request)`
+}
+
+function range (values: number[], unit: string): string {
+  return `${Math.min(...values)}–${Math.max(...values)}${unit}`
 }
 
 function gcSummary (gc: GcCounts): string {
