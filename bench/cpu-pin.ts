@@ -6,7 +6,8 @@ import { promisify } from 'node:util'
 // CPU to itself: its callers and Kopo Kopo run elsewhere. On a benchmark
 // machine the load generator (this process) and the test upstream run beside
 // it, and left to the scheduler they take the service's core whenever both
-// want one. At half the service's capacity it is busy two thirds of the time,
+// want one. At "half" the service's capacity it was busy 57-75% of the time
+// (a miss costs more CPU when requests come spread out than when they queue),
 // so it was the side that waited, and its p99 "added" counted the harness's
 // own work (bench/README.md). The server under test therefore gets the first
 // CPU alone, and the harness the others. Linux only: Node cannot set an
