@@ -239,7 +239,7 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
       },
       notes: [
         `miss path: caching off, a new UUID per request, default UPSTREAM_CONNECTIONS. Capacity is the service's closed-loop rate at ${CONNECTIONS} ` +
-        `connections; its latency there is queueing (${os.cpus().length} cores shared by the load generator, the service and the upstream). ` +
+        `connections; its latency there is queueing (${os.cpus().length} CPUs: ${describePlan(cpus)}). ` +
         `The offered-load runs send on a fixed schedule over ${CONNECTIONS} connections a side opened beforehand, its first ` +
         `${PACED_LEAD_IN_S} s untimed (a lead-in with no pause before the timed requests), and time each request from when it ` +
         'was due. The direct side runs at the same ' +
