@@ -68,8 +68,8 @@ export async function planCpus (statusFile = '/proc/self/status', taskset = 'tas
 }
 
 /** Pins every thread of process `pid` to `cpus` (a CPU list); threads it starts later inherit it. */
-export async function pin (pid: number, cpus: string, taskset = 'taskset'): Promise<void> {
-  await run(taskset, ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)])
+export async function pin (pid: number, cpus: string): Promise<void> {
+  await run('taskset', ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)])
 }
 
 export function describePlan (plan: CpuPlan | Unpinned): string {

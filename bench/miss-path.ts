@@ -54,6 +54,16 @@ export interface MissPathOptions {
 
 export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPathOptions): Promise<ScenarioResult> {
   const generatorGc = countGc()
+  // This process, the load generator: what it has used so far, and what it
+  // used since such a snapshot, over the wall time between.
+  const generatorUsage = () => ({ gc: generatorGc(), cpu: process.cpuUsage(), at: performance.now() })
+  const generatorSince = (before: ReturnType<typeof generatorUsage>) => {
+    const cpu = process.cpuUsage(before.cpu)
+    return {
+      generatorGc: gcSince(before.gc, generatorGc()),
+      generatorCpuPercent: Math.round((cpu.user + cpu.system) / 10 / (performance.now() - before.at))
+    }
+  }
   const service = await Child.start({
     role: 'service',
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
@@ -84,9 +94,7 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
           const { child, headers, path } = sides[name]
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
-        let gcBefore = generatorGc()
-        let cpuBefore = process.cpuUsage()
-        let timedFrom = performance.now()
+        let before = generatorUsage()
         let schedule: Schedule | undefined
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
@@ -98,20 +106,13 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
               await collectNow(generatorGc)
               schedule = PacedLoad.schedule(loads, { rate, leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S })
               await schedule.timed
-              gcBefore = generatorGc()
-              cpuBefore = process.cpuUsage()
-              timedFrom = performance.now()
+              before = generatorUsage()
               return []
             }
             return await schedule!.results
           }
         )
-        const cpu = process.cpuUsage(cpuBefore)
-        return {
-          ...pair(direct!, server!),
-          generatorGc: gcSince(gcBefore, generatorGc()),
-          generatorCpuPercent: Math.round((cpu.user + cpu.system) / 10 / (performance.now() - timedFrom))
-        }
+        return { ...pair(direct!, server!), ...generatorSince(before) }
       } finally {
         await Promise.all(loads.map(async load => await load.close()))
       }
