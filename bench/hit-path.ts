@@ -73,7 +73,7 @@ export async function hitPath ({ upstreamUrl, execArgv = () => [] }: HitPathOpti
       const servers: Record<Server, Child> = {
         service,
         bare: await start({ role: 'bare', body, contentType }, execArgv('hit-bare')),
-        headers: await start({ role: 'bare', body, contentType, headers })
+        headers: await start({ role: 'bare', body, contentType, headers }, execArgv('hit-headers'))
       }
       const url = (server: Server) => servers[server].url + path
       // Each warmed up alone (JIT, connections), unmeasured.

@@ -42,7 +42,7 @@ const profileDir = fileURLToPath(new URL('profiles/', RESULTS))
 const profileArgs = (name: string) => args.profile
   ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`]
   : []
-const PROFILED = ['hit-service', 'hit-bare', 'miss-service', 'miss-relay']
+const PROFILED = ['hit-service', 'hit-headers', 'hit-bare', 'miss-service', 'miss-relay']
 
 async function main (): Promise<void> {
   const machine = machineInfo()
