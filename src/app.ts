@@ -1,3 +1,5 @@
+// First: see tick-shape.ts.
+import './tick-shape.js'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'

@@ -1,3 +1,5 @@
+// First: see tick-shape.ts.
+import './tick-shape.js'
 import { isIP } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
