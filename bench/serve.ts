@@ -1,3 +1,6 @@
+// First, in every role: the floors are held to the service's nextTick (see
+// src/tick-shape.ts), so a floor that happens to lose it cannot flatter the service.
+import '../src/tick-shape.js'
 import type { FastifyInstance } from 'fastify'
 import type { ChildStats, Command, Reply, Role } from './children.js'
 import { countGc } from './gc-count.js'
@@ -5,7 +8,8 @@ import { countGc } from './gc-count.js'
 // A child process holding one server under load: the real service, a bare
 // Fastify route, or the bench upstream. Driven over IPC by bench/children.ts;
 // exits when told to close or when the parent goes away. Each role imports
-// only what it runs, so a bare route does not carry the service's modules.
+// only what it runs, so a bare route does not carry the service's modules
+// (tick-shape.ts aside, which imports nothing).
 
 const HOST = '127.0.0.1'
 
