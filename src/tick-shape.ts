@@ -10,7 +10,7 @@ import { executionAsyncResource } from 'node:async_hooks'
 // GC that finds no entry queued (the service's start-up runs several) frees
 // them; the next entry gets a new shape, V8 marks the spot megamorphic for good,
 // and from then on every nextTick defines its keys through V8's runtime: about
-// 300 ns a call instead of 45, some 2.5 µs of a cache hit's 27 on Node 20, and
+// 300 ns a call instead of 45, some 2.7 µs of a cache hit's 30 on Node 20, and
 // Node 24 does the same. Holding one entry keeps its shape alive. (See the
 // bench README's *nextTick's shape*.)
 let held: object | undefined
