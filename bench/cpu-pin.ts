@@ -42,6 +42,11 @@ export function parseCpuList (list: string): number[] {
   return cpus
 }
 
+/** The CPU list a process or thread may run on, from its /proc status file's text. */
+export function allowedCpuList (status: string): string | undefined {
+  return /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1]
+}
+
 /** The plan for the CPUs in `allowedList` (this process's Cpus_allowed_list). */
 export function cpuPlan (allowedList: string): CpuPlan | Unpinned {
   const cpus = parseCpuList(allowedList)
@@ -57,7 +62,7 @@ export async function planCpus (statusFile = '/proc/self/status', taskset = 'tas
   } catch {
     return { reason: `no ${statusFile} (not Linux)` }
   }
-  const allowed = /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1]
+  const allowed = allowedCpuList(status)
   if (allowed === undefined) return { reason: `no Cpus_allowed_list in ${statusFile}` }
   try {
     await run(taskset, ['--version'])

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import { heldTickEntry } from '../src/tick-shape.js'
+import { outsideRunnerHooks } from './helpers/process.js'
 
 // src/tick-shape.ts holds one of Node's nextTick entries so that V8 keeps
 // defining their keys through its fast path after full GCs. The second test
@@ -52,13 +53,10 @@ t.test('full GCs leave nextTick defining its entries\' keys on the fast path', a
   const dir = await mkdtemp(join(tmpdir(), 'k2-bff-tick-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const out = await open(join(dir, 'debug-print.txt'), 'w')
-  // Through env -i: the test runner adds its hooks (coverage among them) to a
-  // child's environment, even to one given outright, and under them the child
-  // is not the process the service runs as.
-  const child = spawn('/usr/bin/env', [
-    '-i', `PATH=${process.env.PATH ?? ''}`,
+  // Under the test runner's hooks the child is not the process the service runs as.
+  const child = spawn(...outsideRunnerHooks({ PATH: process.env.PATH ?? '' }, [
     process.execPath, '--allow-natives-syntax', '--expose-gc', '--input-type=module', '--eval', script
-  ], { stdio: ['ignore', out.fd, 'inherit'] })
+  ]), { stdio: ['ignore', out.fd, 'inherit'] })
   const [code] = await once(child, 'exit') as [number | null]
   await out.close()
   t.equal(code, 0)

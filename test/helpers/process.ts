@@ -25,17 +25,24 @@ export interface ServerProcess {
   exited: Promise<number | null>
 }
 
+/**
+ * The command that runs `argv` with exactly `environment`, through env -i:
+ * the test runner adds its hooks (coverage among them) to a child's
+ * environment even when one is given outright.
+ */
+export function outsideRunnerHooks (environment: Record<string, string>, argv: string[]): [string, string[]] {
+  return ['/usr/bin/env', ['-i', ...Object.entries(environment).map(([name, value]) => `${name}=${value}`), ...argv]]
+}
+
 /** Runs the built service (`npm start`'s command) with exactly the given environment. */
 export async function spawnServer (env: Record<string, string>, cwd?: string, user?: { uid: number, gid: number }): Promise<ServerProcess> {
   await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
   // By default an empty working directory, so a developer's .env cannot leak in.
   const dir = cwd ?? await mkdtemp(join(tmpdir(), 'k2-bff-run-'))
   const environment = { PATH: process.env.PATH ?? '', ...env }
-  // As another user, through env -i: the test runner's hooks, which it adds
-  // to a child's environment, would write where that user may not.
-  const [command, args] = user === undefined
-    ? [process.execPath, [...START_FLAGS, SERVER_JS]]
-    : ['/usr/bin/env', ['-i', ...Object.entries(environment).map(([name, value]) => `${name}=${value}`), process.execPath, ...START_FLAGS, SERVER_JS]]
+  // As another user, outside the test runner's hooks: they would write where that user may not.
+  const argv = [process.execPath, ...START_FLAGS, SERVER_JS]
+  const [command, args] = user === undefined ? [argv[0]!, argv.slice(1)] : outsideRunnerHooks(environment, argv)
   const child = spawn(command, args, {
     cwd: dir,
     ...user,
