@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+// The Node flags `npm start` gives the service, so the bench measures what operators run.
+import { START_FLAGS } from '../test/helpers/start-flags.js'
 
 // The parent's side of bench/serve.ts: every server under load runs in its own
 // process, so it never shares an event loop (or a core) with autocannon.
@@ -41,11 +42,6 @@ export interface ChildStats {
 export type Reply = { id: number, ok: true, value: unknown } | { id: number, ok: false, error: string }
 
 const SERVE = new URL('./serve.js', import.meta.url)
-// The service runs with the Node flags `npm start` gives it (e.g. the heap
-// ceiling), so the bench measures what operators run.
-const PACKAGE_JSON = new URL('../../package.json', import.meta.url)
-const START_FLAGS = (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { scripts: { start: string } })
-  .scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
 const CLOSE_TIMEOUT_MS = 10_000
 
 export class Child {

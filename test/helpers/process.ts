@@ -1,19 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import { access, copyFile, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ACTIVE_ID, type Teardown } from './app.js'
 import { FakeKopoKopo, TEST_CLIENT_ID, TEST_CLIENT_SECRET, upstreamLink } from './fake-kopokopo.js'
+import { START_FLAGS } from './start-flags.js'
 
 export const SERVER_JS = fileURLToPath(new URL('../../dist/src/server.js', import.meta.url))
 const PACKAGE_JSON = fileURLToPath(new URL('../../package.json', import.meta.url))
 const DIST = fileURLToPath(new URL('../../dist', import.meta.url))
-// The Node flags of `npm start` (e.g. the heap ceiling), so tests run what operators run.
-const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { scripts: { start: string } }
-export const START_FLAGS = pkg.scripts.start.split(/\s+/).filter(word => word.startsWith('--'))
 
 export interface ServerProcess {
   child: ChildProcess

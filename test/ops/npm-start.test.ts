@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import t from 'tap'
-import { START_FLAGS, listeningUrl, spawnNpmStart } from '../helpers/process.js'
+import { listeningUrl, spawnNpmStart } from '../helpers/process.js'
+import { START_FLAGS } from '../helpers/start-flags.js'
 
 /** How a connection attempt to the port on loopback ends: 'connected' or the error's code. */
 async function tryConnect (port: number): Promise<string> {
