@@ -4,9 +4,9 @@ import { AppError, InvalidIdError, logFields, MethodNotAllowedError, NotFoundErr
 import { shownPath, targetPath } from '../request-target.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
 
-// Paths that exist, for telling "wrong method" (405) from "no such thing" (404).
 const PAYMENT_LINK_PATH = /^\/payment-links\/[^/]*$/
-const KNOWN_PATHS = [PAYMENT_LINK_PATH, /^\/health\/(live|ready)$/, /^\/openapi\.json$/, /^\/docs\/?$/]
+// The methods a 405's Allow may list. OPTIONS is CORS's to answer, when it is on.
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 
 /** Whether a request target names a payment link (any id, even a malformed one). */
 export function isPaymentLinkPath (url: string): boolean {
@@ -27,9 +27,13 @@ export const WWW_AUTHENTICATE = 'Bearer realm="k2-payment-links-bff"'
 export default fp(async function errorsPlugin (app: FastifyInstance, options: { sendProblem: ProblemSender }) {
   app.setErrorHandler(options.sendProblem)
 
+  // "Wrong method" (405) or "no such thing" (404): the router itself says
+  // which methods the path has routes for, so every route counts, the API
+  // document's viewer's included, without a second list of them to keep.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
-    const path = targetPath(request.url)
-    if (KNOWN_PATHS.some(p => p.test(path))) throw new MethodNotAllowedError(request.method, 'GET, HEAD')
+    const url = targetPath(request.url)
+    const allow = METHODS.filter(method => app.findRoute({ method, url }) !== null)
+    if (allow.length > 0) throw new MethodNotAllowedError(request.method, allow.join(', '))
     throw new NotFoundError(request.method, shownPath(request.url))
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })

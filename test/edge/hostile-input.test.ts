@@ -67,6 +67,25 @@ t.test('wrong methods are 405 with Allow; bodies are refused', async t => {
   t.equal(fake.requests.length, 0)
 })
 
+t.test('any path the service serves answers another method with 405 and Allow; any other path is a 404', async t => {
+  const { app, fake } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example' })
+  // The API document's viewer serves its document and assets under /docs too.
+  const served = ['/health/live', '/health/ready', '/openapi.json', '/docs', '/docs/', '/docs/json', '/docs/yaml', `/payment-links/${ACTIVE_ID}`, '/payment-links/not-an-id', '/payment-links/']
+  for (const url of served) {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+      const res = await app.inject({ method, url, headers: { origin: 'https://shop.example' } })
+      t.equal(res.statusCode, 405, `${method} ${url}`)
+      t.equal(res.headers.allow, 'GET, HEAD', `${method} ${url}: Allow`)
+    }
+  }
+  for (const url of ['/nope', '/payment-links', `/payment-links/${ACTIVE_ID}/cancel`, '/health', '/openapi.yaml']) {
+    const res = await app.inject({ method: 'POST', url })
+    t.equal(res.statusCode, 404, `POST ${url}`)
+    t.equal(res.headers.allow, undefined, `POST ${url}: no Allow`)
+  }
+  t.equal(fake.requests.length, 0)
+})
+
 // Without the fix this waits forever on a connection the service keeps
 // open: the timeout only bounds how long such a failure takes to show.
 t.test('a refused body ends its connection: a body trickling in cannot hold it open', { timeout: 15_000 }, async t => {
