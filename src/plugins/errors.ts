@@ -29,11 +29,13 @@ export default fp(async function errorsPlugin (app: FastifyInstance, options: { 
 
   // "Wrong method" (405) or "no such thing" (404): the router itself says
   // which methods the path has routes for, so every route counts, the API
-  // document's viewer's included, without a second list of them to keep.
+  // document's viewer's included, without a second list of them to keep. A
+  // route of the request's own method that sends it here (the viewer's
+  // assets, for a file it does not have) means no such thing.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
     const url = targetPath(request.url)
     const allow = METHODS.filter(method => app.findRoute({ method, url }) !== null)
-    if (allow.length > 0) throw new MethodNotAllowedError(request.method, allow.join(', '))
+    if (allow.length > 0 && !allow.includes(request.method)) throw new MethodNotAllowedError(request.method, allow.join(', '))
     throw new NotFoundError(request.method, shownPath(request.url))
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })

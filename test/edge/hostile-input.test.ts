@@ -83,6 +83,12 @@ t.test('any path the service serves answers another method with 405 and Allow; a
     t.equal(res.statusCode, 404, `POST ${url}`)
     t.equal(res.headers.allow, undefined, `POST ${url}: no Allow`)
   }
+  // The viewer's assets are one route for any file name: one it does not have is not there, for GET and HEAD alike.
+  for (const method of ['GET', 'HEAD'] as const) {
+    const res = await app.inject({ method, url: '/docs/static/nope.js' })
+    t.equal(res.statusCode, 404, `${method} of an asset the viewer does not have`)
+  }
+  t.equal((await app.inject({ method: 'POST', url: '/docs/static/nope.js' })).statusCode, 405, 'another method on its route')
   t.equal(fake.requests.length, 0)
 })
 
