@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import os from 'node:os'
 import { Child, type GcCounts } from './children.js'
-import { describePlan, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
+import { describePlan, parseCpuList, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
+import { readCpuTicks, stealPercent, type CpuTicks } from './cpu-steal.js'
 import { collectNow, countGc } from './gc-count.js'
 import { cpuPerRequest as cpu, gcSince, measure, measureTogether, round, type Measured } from './load.js'
 import { PacedLoad, type Schedule } from './paced.js'
@@ -46,7 +47,16 @@ interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP
  * A side-by-side run, with the collections in this process, the load
  * generator, during the timed run, and its CPU time over that run's wall time.
  */
-interface PacedSides extends Pair { generatorGc: GcCounts, generatorCpuPercent: number }
+interface PacedSides extends Pair {
+  generatorGc: GcCounts
+  generatorCpuPercent: number
+  /**
+   * The share of the timed run the hypervisor kept the server's CPU and the
+   * harness's from running (their "steal" time, bench/cpu-steal.ts); unpinned,
+   * `server` is every CPU's. Undefined where the machine does not report it.
+   */
+  stealPercent: { server?: number, harness?: number }
+}
 interface PacedPair extends PacedSides { load: number, rate: number }
 
 export interface MissPathOptions {
@@ -74,6 +84,10 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
   }, execArgv('miss-service'))
   const proxy = await Child.start({ role: 'proxy', upstreamUrl: upstream.url }, execArgv('miss-relay'))
+  const stealOn = 'reason' in cpus ? undefined : { server: parseCpuList(cpus.server), harness: parseCpuList(cpus.harness) }
+  const stolen = (before?: Map<number, CpuTicks>, after?: Map<number, CpuTicks>): PacedSides['stealPercent'] => stealOn === undefined
+    ? { server: stealPercent(before, after, [...(before?.keys() ?? [])]) }
+    : { server: stealPercent(before, after, stealOn.server), harness: stealPercent(before, after, stealOn.harness) }
   try {
     if (!('reason' in cpus)) {
       // The service and the relay are loaded one at a time, so they can share the server's CPU.
@@ -100,6 +114,7 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
           loads.push(await PacedLoad.open(child.url, CONNECTIONS, { headers, path }))
         }
         let before = generatorUsage()
+        let ticks: Map<number, CpuTicks> | undefined
         let schedule: Schedule | undefined
         const [direct, server] = await measureTogether(
           [{ server: upstream, label: `direct at ${rate} req/s` }, { server: sides[side].child, label: `${side} at ${rate} req/s` }],
@@ -112,12 +127,13 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
               schedule = PacedLoad.schedule(loads, { rate, leadInS: PACED_LEAD_IN_S, durationS: PACED_DURATION_S })
               await schedule.timed
               before = generatorUsage()
+              ticks = await readCpuTicks()
               return []
             }
             return await schedule!.results
           }
         )
-        return { ...pair(direct!, server!), ...generatorSince(before) }
+        return { ...pair(direct!, server!), ...generatorSince(before), stealPercent: stolen(ticks, await readCpuTicks()) }
       } finally {
         await Promise.all(loads.map(async load => await load.close()))
       }
@@ -228,6 +244,14 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
         pass: null
       },
       {
+        // A hypervisor that keeps the server's CPU from running lengthens the
+        // queue the judged p99 measures: each run's share, to read beside its figure.
+        scenario: `3. miss path, time the hypervisor took from the CPUs (steal) in the runs at ${percent(TARGET_LOAD)}`,
+        measured: stealSummary(judgedRuns, relayRuns, stealOn !== undefined),
+        target: 'reported',
+        pass: null
+      },
+      {
         scenario: '3. miss path, CPUs',
         measured: describePlan(cpus),
         target: 'reported',
@@ -283,6 +307,15 @@ function busy (runs: PacedPair[]): string {
 
 function range (values: number[], unit: string): string {
   return `${Math.min(...values)}–${Math.max(...values)}${unit}`
+}
+
+/** Each run's stolen share of the server's CPU (and the harness's), in the order of the runs. */
+function stealSummary (service: PacedPair[], relay: PacedPair[], pinned: boolean): string {
+  const each = (runs: PacedPair[], cpu: 'server' | 'harness') => runs.map(p => p.stealPercent[cpu]?.toFixed(1) ?? '?').join(', ') + '%'
+  if ([...service, ...relay].every(p => p.stealPercent.server === undefined)) return 'not reported by this machine (no steal time in /proc/stat)'
+  if (!pinned) return `every CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}`
+  return `the server's CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}; ` +
+    `the harness's: ${each(service, 'harness')} and ${each(relay, 'harness')}`
 }
 
 function gcSummary (gc: GcCounts): string {
