@@ -315,7 +315,7 @@ function stealSummary (service: PacedPair[], relay: PacedPair[], pinned: boolean
   if ([...service, ...relay].every(p => p.stealPercent.server === undefined)) return 'not reported by this machine (no steal time in /proc/stat)'
   if (!pinned) return `every CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}`
   return `the server's CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}; ` +
-    `the harness's: ${each(service, 'harness')} and ${each(relay, 'harness')}`
+    `the harness's CPU in the same runs: ${each(service, 'harness')}; ${each(relay, 'harness')}`
 }
 
 function gcSummary (gc: GcCounts): string {
