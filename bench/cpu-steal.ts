@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { parseCpuList, type CpuPlan, type Unpinned } from './cpu-pin.js'
 
 // On a virtual machine, the hypervisor may keep a virtual CPU from running
 // while it has work: its other guests want the host's cores. The guest's
@@ -54,4 +55,18 @@ export function stealPercent (before: Map<number, CpuTicks> | undefined, after: 
     steal += a.steal - b.steal
   }
   return total > 0 ? Math.round(1000 * steal / total) / 10 : undefined
+}
+
+/** The stolen shares a run reports: the server's CPU and the harness's apart. */
+export interface StolenShares { server?: number, harness?: number }
+
+/**
+ * How to read the stolen shares between two snapshots under a CPU plan: the
+ * server's CPU and the harness's apart when the server has one of its own;
+ * unpinned, every CPU's together, as the server's (it runs on all of them).
+ */
+export function stealByPlan (plan: CpuPlan | Unpinned): (before?: Map<number, CpuTicks>, after?: Map<number, CpuTicks>) => StolenShares {
+  if ('reason' in plan) return (before, after) => ({ server: stealPercent(before, after, [...(before?.keys() ?? [])]) })
+  const [server, harness] = [parseCpuList(plan.server), parseCpuList(plan.harness)]
+  return (before, after) => ({ server: stealPercent(before, after, server), harness: stealPercent(before, after, harness) })
 }

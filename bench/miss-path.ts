@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import os from 'node:os'
-import { Child, type GcCounts } from './children.js'
-import { describePlan, parseCpuList, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
-import { readCpuTicks, stealPercent, type CpuTicks } from './cpu-steal.js'
+import { Child } from './children.js'
+import { describePlan, pin, type CpuPlan, type Unpinned } from './cpu-pin.js'
+import { readCpuTicks, stealByPlan, type CpuTicks } from './cpu-steal.js'
 import { collectNow, countGc } from './gc-count.js'
-import { cpuPerRequest as cpu, gcSince, measure, measureTogether, round, type Measured } from './load.js'
+import { cpuPerRequest as cpu, gcSince, measure, measureTogether } from './load.js'
+import { addedLatency, busy, gcSummary, medianPair, pair, percent, range, signed, stealSummary, type PacedPair, type PacedSides } from './miss-summary.js'
 import { PacedLoad, type Schedule } from './paced.js'
 import { fmt, type Row, type ScenarioResult } from './report.js'
 import { BENCH_TOKEN, STATUS_PATH, serviceEnv } from './upstream.js'
@@ -42,23 +43,6 @@ const TARGET_LOAD = 0.5
 const TARGET_REPEATS = 5
 const TARGET_ADDED_P99_MS = 2
 
-interface Pair { direct: Measured, service: Measured, addedP50Ms: number, addedP99Ms: number }
-/**
- * A side-by-side run, with the collections in this process, the load
- * generator, during the timed run, and its CPU time over that run's wall time.
- */
-interface PacedSides extends Pair {
-  generatorGc: GcCounts
-  generatorCpuPercent: number
-  /**
-   * The share of the timed run the hypervisor kept the server's CPU and the
-   * harness's from running (their "steal" time, bench/cpu-steal.ts); unpinned,
-   * `server` is every CPU's. Undefined where the machine does not report it.
-   */
-  stealPercent: { server?: number, harness?: number }
-}
-interface PacedPair extends PacedSides { load: number, rate: number }
-
 export interface MissPathOptions {
   upstream: Child
   /** Extra node flags for a child, by name (e.g. --cpu-prof). */
@@ -84,10 +68,7 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
     env: serviceEnv(upstream.url, { CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
   }, execArgv('miss-service'))
   const proxy = await Child.start({ role: 'proxy', upstreamUrl: upstream.url }, execArgv('miss-relay'))
-  const stealOn = 'reason' in cpus ? undefined : { server: parseCpuList(cpus.server), harness: parseCpuList(cpus.harness) }
-  const stolen = (before?: Map<number, CpuTicks>, after?: Map<number, CpuTicks>): PacedSides['stealPercent'] => stealOn === undefined
-    ? { server: stealPercent(before, after, [...(before?.keys() ?? [])]) }
-    : { server: stealPercent(before, after, stealOn.server), harness: stealPercent(before, after, stealOn.harness) }
+  const stolen = stealByPlan(cpus)
   try {
     if (!('reason' in cpus)) {
       // The service and the relay are loaded one at a time, so they can share the server's CPU.
@@ -247,7 +228,7 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
         // A hypervisor that keeps the server's CPU from running lengthens the
         // queue the judged p99 measures: each run's share, to read beside its figure.
         scenario: `3. miss path, time the hypervisor took from the CPUs (steal) in the runs at ${percent(TARGET_LOAD)}`,
-        measured: stealSummary(judgedRuns, relayRuns, stealOn !== undefined),
+        measured: stealSummary(judgedRuns, relayRuns, !('reason' in cpus)),
         target: 'reported',
         pass: null
       },
@@ -282,55 +263,5 @@ export async function missPath ({ upstream, execArgv = () => [], cpus }: MissPat
   } finally {
     await Promise.all([service.close(), proxy.close()])
     if (!('reason' in cpus)) await Promise.all([pin(upstream.pid, cpus.all), pin(process.pid, cpus.all)])
-  }
-}
-
-function addedLatency (p: Pair): string {
-  return `p50 ${signed(p.addedP50Ms)} ms, p99 ${signed(p.addedP99Ms)} ms (p99 ${p.direct.latencyMs.p99} -> ${p.service.latencyMs.p99} ms)`
-}
-
-/** A difference with its sign: a noisy run can make the added latency negative. */
-function signed (ms: number): string {
-  return ms < 0 ? `${ms}` : `+${ms}`
-}
-
-/** The pair whose added p99 is the median (the middle one of an odd count). */
-function medianPair (pairs: PacedPair[]): PacedPair {
-  return [...pairs].sort((a, b) => a.addedP99Ms - b.addedP99Ms)[Math.floor(pairs.length / 2)]!
-}
-
-/** The server's share of a CPU in each run, and its CPU per request, as ranges. */
-function busy (runs: PacedPair[]): string {
-  return `${range(runs.map(p => p.service.serverCpuPercent), '%')} of a CPU ` +
-    `(${range(runs.map(p => Math.round(p.service.serverCpuUsPerRequest)), ' µs')} per request)`
-}
-
-function range (values: number[], unit: string): string {
-  return `${Math.min(...values)}–${Math.max(...values)}${unit}`
-}
-
-/** Each run's stolen share of the server's CPU (and the harness's), in the order of the runs. */
-function stealSummary (service: PacedPair[], relay: PacedPair[], pinned: boolean): string {
-  const each = (runs: PacedPair[], cpu: 'server' | 'harness') => runs.map(p => p.stealPercent[cpu]?.toFixed(1) ?? '?').join(', ') + '%'
-  if ([...service, ...relay].every(p => p.stealPercent.server === undefined)) return 'not reported by this machine (no steal time in /proc/stat)'
-  if (!pinned) return `every CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}`
-  return `the server's CPU: the service's runs ${each(service, 'server')}, the bare relay's ${each(relay, 'server')}; ` +
-    `the harness's CPU in the same runs: ${each(service, 'harness')}; ${each(relay, 'harness')}`
-}
-
-function gcSummary (gc: GcCounts): string {
-  return `${gc.full} (${gc.minor} scavenges, ${gc.pauseMs} ms in GC)`
-}
-
-function percent (share: number): string {
-  return `${Math.round(share * 100)}%`
-}
-
-function pair (direct: Measured, service: Measured): Pair {
-  return {
-    direct,
-    service,
-    addedP50Ms: round(service.latencyMs.p50 - direct.latencyMs.p50),
-    addedP99Ms: round(service.latencyMs.p99 - direct.latencyMs.p99)
   }
 }

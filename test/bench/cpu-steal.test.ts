@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { parseProcStat, readCpuTicks, stealPercent } from '../../bench/cpu-steal.js'
+import { cpuPlan } from '../../bench/cpu-pin.js'
+import { parseProcStat, readCpuTicks, stealByPlan, stealPercent } from '../../bench/cpu-steal.js'
 
 // The miss path reports how much of each run the hypervisor took from the
 // server's CPU and the harness's (bench/cpu-steal.ts), from /proc/stat.
@@ -49,4 +50,13 @@ t.test('snapshots read from a file; none where there is no such file', async t =
   t.equal(await readCpuTicks(join(dir, 'missing')), undefined)
   const here = await readCpuTicks()
   t.ok(here !== undefined && here.size > 0 && [...here.values()].every(c => c.total > 0), "this machine's CPUs, as the benchmark reads them")
+})
+
+t.test('which CPUs a run reports: the plan decides', async t => {
+  const [before, after] = [parseProcStat(BEFORE), parseProcStat(AFTER.replace('346678 3676', '346678 3826').replace('cpu0 3155843', 'cpu0 3155693'))]
+  // cpu0: 200 of 1,000 ticks stolen; cpu1: 50 of 1,000.
+  t.same(stealByPlan(cpuPlan('0-1'))(before, after), { server: 20, harness: 5 }, 'the server on cpu0 alone, the harness on cpu1')
+  t.same(stealByPlan({ reason: '--unpinned' })(before, after), { server: 12.5 }, 'unpinned: every CPU, as the server\'s')
+  t.same(stealByPlan(cpuPlan('1-2'))(before, after), { server: 5, harness: undefined }, 'a CPU missing from the snapshots')
+  t.same(stealByPlan({ reason: '--unpinned' })(undefined, after), { server: undefined }, 'no snapshot before')
 })
