@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import type { ChildStats } from '../../bench/children.js'
 import { cpuPerRequest, gcSince, measure, measureTogether, percentiles, type CpuSource, type LoadResult } from '../../bench/load.js'
@@ -47,17 +48,29 @@ t.test('each server is read around the measured run only, and its figures are pe
   const a = scripted({ cpuUs: 1_000, userUs: 600, gc: gc(0, 5, 10) }, { cpuUs: 301_000, userUs: 200_600, gc: gc(1, 15, 30) })
   const b = scripted({ cpuUs: 0, userUs: 0, gc: gc(2, 0, 0) }, { cpuUs: 90_000, userUs: 45_000, gc: gc(2, 3, 4.5) })
   const calls: boolean[] = []
+  // The measured run's wall time lies between the run's own and the whole call's.
+  const wholeFrom = performance.now()
+  let runMs = 0
   const [first, second] = await measureTogether([{ server: a, label: 'a' }, { server: b, label: 'b' }], async warmup => {
     calls.push(warmup)
     // Stats are read after the warm-up and after the measured run, not before the warm-up.
     t.equal(a.reads, warmup ? 0 : 1, 'read between the warm-up and the measured run')
-    return warmup ? [] : [result(3_000), result(1_000)]
+    if (warmup) return []
+    const from = performance.now()
+    const results = [result(3_000), result(1_000)]
+    runMs = performance.now() - from
+    return results
   })
+  const wholeMs = performance.now() - wholeFrom
   t.same(calls, [true, false], 'warmed up, then measured')
   t.same([a.reads, b.reads], [2, 2])
   t.match(first, { requests: 3_000, serverCpuUsPerRequest: 100, serverUserUsPerRequest: 66.7, serverGc: gc(1, 10, 20) })
   t.match(second, { requests: 1_000, serverCpuUsPerRequest: 90, serverUserUsPerRequest: 45, serverGc: gc(0, 3, 4.5) })
-  t.ok(first!.serverCpuPercent > 0, 'a share of the wall time')
+  // 300 ms of a's CPU over that wall time, in percent.
+  t.ok(first!.serverCpuPercent >= Math.round(100 * 300 / wholeMs) && first!.serverCpuPercent <= Math.round(100 * 300 / runMs),
+    `a's CPU over the measured run's wall time: ${first!.serverCpuPercent}% within ${Math.round(100 * 300 / wholeMs)}–${Math.round(100 * 300 / runMs)}%`)
+  t.ok(second!.serverCpuPercent * 300 <= first!.serverCpuPercent * 90 + 300 && second!.serverCpuPercent * 300 >= first!.serverCpuPercent * 90 - 300,
+    "b's over the same wall time: 90 ms against a's 300")
 })
 
 t.test('a run with failed answers is not a measurement', async t => {
