@@ -51,8 +51,8 @@ t.test('should Kopo Kopo end a token when it issues another, the instance holdin
   t.equal(res.statusCode, 200)
   t.equal(res.json().state, 'paid')
   t.same(kopokopo.calls('status').slice(2).map(call => [call.path, call.headers.authorization]), [
-    [path(PAID_ID).replace('/payment-links/', '/api/v2/payment_links/'), 'Bearer test-token-1'],
-    [path(PAID_ID).replace('/payment-links/', '/api/v2/payment_links/'), 'Bearer test-token-3']
+    [`/api/v2/payment_links/${PAID_ID}`, 'Bearer test-token-1'],
+    [`/api/v2/payment_links/${PAID_ID}`, 'Bearer test-token-3']
   ], "A's call with the ended token, a 401, then once again with a new one")
   t.equal(kopokopo.calls('token').length, 3, 'one token call more than the two instances needed')
 })
