@@ -63,11 +63,12 @@ export interface Teardown { teardown: (fn: () => unknown) => void }
 /**
  * The real app against a fake Kopo Kopo on loopback. Waits are recorded and
  * skipped (retry delays are asserted, not slept) but pass on the injected
- * clock, jitter is 0 unless given.
+ * clock, jitter is 0 unless given. `shared`: another app's fake, for
+ * instances that talk to one Kopo Kopo (its owner closes it).
  */
-export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, deps: AppDeps = {}): Promise<TestApp> {
-  const fake = await new FakeKopoKopo().start()
-  t.teardown(() => fake.close())
+export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, deps: AppDeps = {}, shared?: FakeKopoKopo): Promise<TestApp> {
+  const fake = shared ?? await new FakeKopoKopo().start()
+  if (shared === undefined) t.teardown(() => fake.close())
   const config = loadConfig({
     K2_BASE_URL: fake.url,
     K2_CLIENT_ID: TEST_CLIENT_ID,

@@ -12,7 +12,7 @@ const path = (id: string) => `/payment-links/${id}`
 
 t.test('two instances, one Kopo Kopo: the same answer and ETag from either, each with its own token and cache', async t => {
   const a = await buildTestApp(t)
-  const b = await buildTestApp(t, { K2_BASE_URL: a.fake.url })
+  const b = await buildTestApp(t, {}, {}, a.fake)
   const kopokopo = a.fake
   kopokopo.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
 
@@ -38,7 +38,7 @@ t.test('two instances, one Kopo Kopo: the same answer and ETag from either, each
 
 t.test('should Kopo Kopo end a token when it issues another, the instance holding it recovers on its next call', async t => {
   const a = await buildTestApp(t)
-  const b = await buildTestApp(t, { K2_BASE_URL: a.fake.url })
+  const b = await buildTestApp(t, {}, {}, a.fake)
   const kopokopo = a.fake
   kopokopo.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   kopokopo.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Paid' } }))
