@@ -8,7 +8,8 @@ import type { LinkState, PaymentLink } from './schema.js'
  */
 export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: string, now: number): PaymentLink {
   const { id, attributes: a } = response.data
-  const link = a.payment_link ?? {}
+  // Its container too: one of another shape (a bare URL, a list) holds no status, expiry or page.
+  const link: Record<string, unknown> = isRecord(a.payment_link) ? a.payment_link : {}
   const linkStatus = stringOrNull(link.payment_link_status) ?? stringOrNull(link.status)
   const expiresAt = stringOrNull(link.expires_at)
   return {
@@ -31,18 +32,49 @@ export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: strin
 
 const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
 /** A descriptive field as text: numbers and booleans written out, anything else (an object, null) none. */
 function text (value: unknown): string | null {
   if (typeof value === 'number') return decimal(value)
   return typeof value === 'string' || typeof value === 'boolean' ? String(value) : null
 }
 
-/** A number in plain decimal digits: String() writes 1e21 and 1e-7 in exponent form. */
-function decimal (value: number): string {
+/**
+ * A number in plain decimal digits: String() writes 1e21 and 1e-7 in exponent
+ * form. Its shortest round-trip digits are kept, and only the point moves, so
+ * no digit is rounded away or made up (as formatting to a fixed number of
+ * fraction digits would, for 5e-324 or 1.23456789e-15).
+ */
+export function decimal (value: number): string {
   const written = String(value)
-  return written.includes('e') && Number.isFinite(value)
-    ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
-    : written
+  const e = written.indexOf('e')
+  if (e === -1) return written
+  const sign = written.startsWith('-') ? '-' : ''
+  const mantissa = written.slice(sign.length, e)
+  const digits = mantissa.replace('.', '')
+  // Where the point falls, counted in digits from the left.
+  const point = (mantissa.includes('.') ? mantissa.indexOf('.') : mantissa.length) + Number(written.slice(e + 1))
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`
+  return point >= digits.length ? `${sign}${digits}${'0'.repeat(point - digits.length)}` : `${sign}${digits.slice(0, point)}.${digits.slice(point)}`
+}
+
+// An ISO 8601 date and time with its offset, as Kopo Kopo writes them
+// (2026-02-02T12:04:35.476+03:00). Anything else Date.parse would still guess
+// at: "2" as the year 2001, "June 10" in 2001, 30 February as 2 March, and a
+// time without an offset in this server's own zone.
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+
+/** When a link expires, in epoch ms; NaN when `expiresAt` is none or cannot be read (which counts as none). */
+export function expiryTime (expiresAt: string | null): number {
+  const parts = expiresAt === null ? null : ISO_INSTANT.exec(expiresAt)
+  if (parts === null) return Number.NaN
+  const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
+  // The calendar date must exist: Date.UTC rolls 30 February over into March.
+  const date = new Date(Date.UTC(year, month - 1, day))
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return Number.NaN
+  return Date.parse(expiresAt as string)
 }
 
 export function deriveState (status: string, linkStatus: string | null, expiresAt: string | null, now: number): LinkState {
@@ -57,8 +89,7 @@ export function deriveState (status: string, linkStatus: string | null, expiresA
     case 'canceled': return 'cancelled'
     case 'active': {
       // Kopo Kopo keeps saying Active after expiry; such a link can no longer be paid.
-      const expiry = expiresAt === null ? Number.NaN : Date.parse(expiresAt)
-      return expiry <= now ? 'expired' : 'active'
+      return expiryTime(expiresAt) <= now ? 'expired' : 'active'
     }
     default: return 'unknown'
   }
@@ -86,7 +117,11 @@ export function flattenErrors (errors: unknown): string | null {
   if (errors === null || errors === undefined) return null
   const text = flatten(errors, 0)
   if (text === '') return null
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text
+  if (text.length <= MAX_ERROR_LENGTH) return text
+  // Not between the halves of a surrogate pair (an emoji): half a character is none.
+  const high = text.charCodeAt(MAX_ERROR_LENGTH - 2)
+  const cut = high >= 0xd800 && high <= 0xdbff ? MAX_ERROR_LENGTH - 2 : MAX_ERROR_LENGTH - 1
+  return `${text.slice(0, cut)}…`
 }
 
 function flatten (value: unknown, depth: number): string {

@@ -8,7 +8,7 @@ import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { CacheEntry, FoundEntry, LinkCache } from './cache.js'
 import { InFlight } from './in-flight.js'
-import { toPaymentLink } from './map.js'
+import { expiryTime, toPaymentLink } from './map.js'
 import { FINAL_STATES } from './schema.js'
 
 export type CacheEvent = 'hit' | 'miss' | 'stale' | 'collapsed'
@@ -149,8 +149,8 @@ export class PaymentLinkService {
     const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
     let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
     let staleUntil = Number.POSITIVE_INFINITY
-    // An expiry Date.parse cannot read is no expiry (as for the state, see map.ts).
-    const expiry = link.state === 'active' && link.expiresAt !== null ? Date.parse(link.expiresAt) : Number.NaN
+    // An expiry that cannot be read is no expiry (as for the state, see map.ts).
+    const expiry = link.state === 'active' ? expiryTime(link.expiresAt) : Number.NaN
     if (!Number.isNaN(expiry)) {
       // Stop serving `active` the moment the link expires, even stale: a
       // checkout must not offer a link that can no longer be paid.

@@ -190,7 +190,7 @@ export class FakeKopoKopo {
 export interface LinkOverrides {
   status?: string
   amount?: string | number
-  paymentLink?: Record<string, unknown> | null
+  paymentLink?: unknown
   errors?: unknown
   [key: string]: unknown
 }

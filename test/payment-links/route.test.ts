@@ -113,6 +113,27 @@ t.test('maps the documented upstream variants', async t => {
     {
       upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 7, status: 'Cancelled' } }),
       expect: { state: 'cancelled', linkStatus: 'Cancelled' }
+    },
+    // A link container of another shape holds no status, expiry or page; an
+    // unused field of another type (data.type) is not read at all.
+    ...['/links/x', ['Active'], false].map(paymentLink => ({
+      upstream: upstreamLink(PAID_ID, { paymentLink }),
+      expect: { state: 'unknown', linkStatus: null, expiresAt: null, url: null }
+    })),
+    {
+      upstream: withType(upstreamLink(PAID_ID), null),
+      expect: { state: 'active', linkStatus: 'Active' }
+    },
+    // Expiries that are not an ISO 8601 date and time with an offset are none:
+    // Date.parse would read them as long past (and a time without an offset
+    // in the server's own zone).
+    ...['2', 'June 10', '2026-02-30T00:00:00Z', '2020-01-01T00:00:00', '2020-01-01', '2020-01-01T25:00:00Z'].map(expiresAt => ({
+      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }),
+      expect: { state: 'active', expiresAt }
+    })),
+    {
+      upstream: upstreamLink(PAID_ID, { amount: 1.23456789e-15, note: -1.5e21 }),
+      expect: { amount: '0.00000000000000123456789', note: '-1500000000000000000000' }
     }
   ]
   for (const c of cases) {
@@ -137,6 +158,11 @@ t.test('errors of any shape are flattened, bounded in depth and length', async t
   fake.links.set(PAID_ID, upstreamLink(PAID_ID, { status: 'Failed', errors: ['x'.repeat(5000)] }))
   const long = await app.inject(`/payment-links/${PAID_ID}`)
   t.equal(long.json().error, `${'x'.repeat(999)}…`)
+
+  // Cut before an emoji rather than through it: its first half alone is no character.
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { status: 'Failed', errors: `${'a'.repeat(998)}😀😀` }))
+  const emoji = await app.inject(`/payment-links/${PAID_ID}`)
+  t.equal(emoji.json().error, `${'a'.repeat(998)}…`)
 })
 
 t.test('a malformed id is a 400 problem and never reaches upstream', async t => {
@@ -190,3 +216,9 @@ t.test('HEAD answers the headers without a body', async t => {
   t.equal(res.body, '')
   t.match(res.headers.etag, /^"[\w-]{27}"$/)
 })
+
+/** The document with its (unused) `data.type` set to another value. */
+function withType (document: unknown, type: unknown): unknown {
+  const { data } = document as { data: Record<string, unknown> }
+  return { data: { ...data, type } }
+}
