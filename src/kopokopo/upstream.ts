@@ -167,24 +167,33 @@ export class Upstream {
       bodyTimeout: 0
     }), deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
     const declared = Number(headers['content-length'])
-    if (declared > MAX_BODY_BYTES) {
-      body.destroy()
-      throw new TooLargeError(statusCode)
-    }
-    return { status: statusCode, headers, body: await readCapped(body, statusCode), durationMs: performance.now() - started }
+    const read = declared > MAX_BODY_BYTES ? discard(body) : await readCapped(body)
+    // Only a success is read for what its body says. Of any other answer the
+    // status decides, and its body serves the log at most: a 404 of a megabyte
+    // of HTML is still a 404, and a 503 or 401 still retried.
+    if (read === undefined && statusCode >= 200 && statusCode < 300) throw new TooLargeError(statusCode)
+    return { status: statusCode, headers, body: read ?? NO_BODY, durationMs: performance.now() - started }
   }
 }
 
+const NO_BODY = Buffer.alloc(0)
+
+/** A body not to be read: dropped, with its connection. */
+function discard (body: Readable): undefined {
+  body.destroy()
+  return undefined
+}
+
 /**
- * The whole body, refused once it passes MAX_BODY_BYTES (a chunked answer
- * declares no length). Events rather than an async iterator: the answer is
- * usually one chunk, and the iterator's promises and listeners cost more.
- * Later chunks are copied into one buffer, not kept: each of undici's chunks
- * is a view that holds on to a socket read buffer, so an answer sent a byte
- * per chunk, within the byte cap, held some 100 MB of them and two at once
- * ran the service out of heap.
+ * The whole body; undefined, and the body dropped, once it passes
+ * MAX_BODY_BYTES (a chunked answer declares no length). Events rather than an
+ * async iterator: the answer is usually one chunk, and the iterator's promises
+ * and listeners cost more. Later chunks are copied into one buffer, not kept:
+ * each of undici's chunks is a view that holds on to a socket read buffer, so
+ * an answer sent a byte per chunk, within the byte cap, held some 100 MB of
+ * them and two at once ran the service out of heap.
  */
-async function readCapped (body: Readable, status: number): Promise<Buffer> {
+async function readCapped (body: Readable): Promise<Buffer | undefined> {
   return await new Promise((resolve, reject) => {
     let first: Buffer | undefined
     let copied: Buffer | undefined
@@ -193,8 +202,7 @@ async function readCapped (body: Readable, status: number): Promise<Buffer> {
       const at = size
       size += chunk.length
       if (size > MAX_BODY_BYTES) {
-        body.destroy()
-        reject(new TooLargeError(status))
+        resolve(discard(body))
         return
       }
       if (first === undefined && copied === undefined) {
@@ -209,7 +217,7 @@ async function readCapped (body: Readable, status: number): Promise<Buffer> {
       }
       chunk.copy(copied, at)
     })
-    body.once('end', () => resolve(copied?.subarray(0, size) ?? first ?? Buffer.alloc(0)))
+    body.once('end', () => resolve(copied?.subarray(0, size) ?? first ?? NO_BODY))
     body.once('error', reject)
   })
 }

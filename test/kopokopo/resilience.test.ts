@@ -238,6 +238,39 @@ t.test('an upstream body declared over 1 MiB is refused unread', async t => {
   t.equal(fake.calls('status').length, 1, 'not retried')
 })
 
+t.test('an error answer over 1 MiB is judged by its status, its body dropped unread', async t => {
+  // Declared too large (then a space now and then), or chunked HTML past the cap.
+  const declared = { headers: { 'content-length': String(2 * 1024 * 1024) }, trickleMs: 50 }
+  const html = { body: `<html>${'x'.repeat(1024 * 1024)}</html>`, headers: { 'content-type': 'text/html', 'transfer-encoding': 'chunked' } }
+
+  t.test('a 404 is a 404, and no failure of Kopo Kopo\'s', async t => {
+    // With a threshold of 1, one failure would open the circuit and hold back the third call.
+    const { app, fake } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '1', CACHE_NOT_FOUND_TTL_MS: '0' })
+    fake.enqueue('status', { status: 404, ...declared }, { status: 404, ...html })
+    for (const how of ['declared', 'chunked']) {
+      const res = await app.inject(url)
+      t.equal(res.statusCode, 404, how)
+      t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=404', how)
+    }
+    fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+    t.equal((await app.inject(url)).statusCode, 200, 'the circuit stayed closed')
+    t.equal(fake.calls('status').length, 3)
+  })
+
+  t.test('a 503 is retried, and a 401 renews the token', async t => {
+    const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
+    fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+    fake.enqueue('status', { status: 503, ...html })
+    t.equal((await app.inject(url)).statusCode, 200, 'after a 503')
+    t.equal(fake.calls('status').length, 2)
+    t.equal(fake.calls('token').length, 1)
+    fake.enqueue('status', { status: 401, ...declared })
+    t.equal((await app.inject(url)).statusCode, 200, 'after a 401')
+    t.equal(fake.calls('status').length, 4)
+    t.equal(fake.calls('token').length, 2, 'a new token for the retry')
+  })
+})
+
 t.test('Cache-Status says fwd only when a call went out: a retry the circuit held back is still a forwarded miss', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '2', CIRCUIT_FAILURE_THRESHOLD: '1' })
   fake.always('status', { status: 500 })
@@ -399,8 +432,18 @@ t.test('backoff and Retry-After parsing', async t => {
   t.equal(parseRetryAfterMs('-5', now), undefined, 'not a date in 2001')
   t.equal(parseRetryAfterMs('1.5', now), undefined)
   t.equal(parseRetryAfterMs('Monday, 01-Jun-26 09:00:07 GMT', now), 7000, 'RFC 850 form')
-  t.equal(parseRetryAfterMs('Mon Jun  1 09:00:07 2026', now) !== undefined, true, 'asctime form')
+  t.equal(parseRetryAfterMs('Mon Jun  1 09:00:07 2026', now), 7000, 'asctime form')
   t.equal(parseRetryAfterMs(undefined, now), undefined)
+  // What Date.parse alone would read: a day name and a number as now, a zone other than GMT.
+  t.equal(parseRetryAfterMs('Mon 5', now), undefined)
+  t.equal(parseRetryAfterMs('Mon, 01 Jun 2026 09:00:07 EST', now), undefined)
+  t.equal(parseRetryAfterMs('Mon, 1 Jun 2026 09:00:07 GMT', now), undefined, 'IMF-fixdate has two-digit days')
+  // asctime names no zone, and HTTP dates are GMT whatever the server's zone is.
+  const zone = process.env.TZ
+  process.env.TZ = 'Africa/Nairobi'
+  t.teardown(() => { if (zone === undefined) delete process.env.TZ; else process.env.TZ = zone })
+  t.equal(new Date(now).getHours(), 12, 'the zone took effect')
+  t.equal(parseRetryAfterMs('Mon Jun  1 09:00:07 2026', now), 7000, 'asctime in GMT')
 })
 
 t.test('a JSON answer led by a byte-order mark is read', async t => {

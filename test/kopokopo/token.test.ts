@@ -207,7 +207,7 @@ t.test('a token that could not be sent in a header is refused at the token call'
   t.same(fake.calls('status').map(r => r.headers.authorization), ['Bearer test-token-1'])
 })
 
-t.test('expires_in as text is read; without a usable one the token is renewed after 5 minutes', async t => {
+t.test('expires_in as text is read; without a usable one the token is taken to last 5 minutes', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
