@@ -67,6 +67,23 @@ t.test('wrong methods are 405 with Allow; bodies are refused', async t => {
   t.equal(fake.requests.length, 0)
 })
 
+t.test('another method that names a media type but sends no body is a 405 too, and counts against the rate limit', async t => {
+  // As a page's fetch() with a JSON content type and no body sends it; Fastify's
+  // JSON parser would refuse the empty body with a 400 of its own, before the
+  // router's 405 and the rate limit's count.
+  const { app } = await buildTestApp(t, { RATE_LIMIT_MAX: '5' })
+  const answers = []
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+    const res = await app.inject({ method, url: `/payment-links/${ACTIVE_ID}`, headers: { 'content-type': 'application/json', 'content-length': '0' } })
+    t.equal(res.statusCode, 405, method)
+    t.equal(res.headers.allow, 'GET, HEAD', `${method}: Allow`)
+    answers.push(res.headers['x-ratelimit-remaining'])
+  }
+  t.same(answers, ['4', '3', '2', '1', '0'])
+  const over = await app.inject({ method: 'POST', url: '/nope', headers: { 'content-type': 'application/json' } })
+  t.equal(over.statusCode, 429, 'the budget is spent')
+})
+
 t.test('any path the service serves answers another method with 405 and Allow; any other path is a 404', async t => {
   const { app, fake } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example' })
   // The API document's viewer serves its document and assets under /docs too.
