@@ -24,7 +24,8 @@ export type LinkAnswer =
   | HitAnswer & { upstream?: UpstreamTrace }
   | { error: Error, cacheStatus: string, upstream?: UpstreamTrace }
 
-type Flight = { entry: CacheEntry, stored: boolean, upstream: UpstreamTrace } | { error: Error, upstream?: UpstreamTrace }
+// `at`: when the entry was made, which is when every request waiting on the call gets it.
+type Flight = { entry: CacheEntry, stored: boolean, upstream: UpstreamTrace, at: number } | { error: Error, upstream?: UpstreamTrace }
 
 export interface PaymentLinkServiceOptions {
   client: KopoKopoClient
@@ -106,8 +107,13 @@ export class PaymentLinkService {
     onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
     if ('error' in result) {
       // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
+      const detail = forwardDetail(result.error)
       const held = result.error instanceof UpstreamUnavailableError && !result.error.forwarded
-      return { error: result.error, cacheStatus: `${CACHE_NAME}; ${held ? '' : 'fwd=miss; '}${forwardDetail(result.error)}`, upstream: result.upstream }
+      return {
+        error: result.error,
+        cacheStatus: held ? `${CACHE_NAME}; ${detail}` : join(`${CACHE_NAME}; fwd=miss; ${detail}`, collapsed ? 'collapsed' : ''),
+        upstream: result.upstream
+      }
     }
 
     const how = collapsed ? 'collapsed' : result.stored ? 'stored' : ''
@@ -115,10 +121,12 @@ export class PaymentLinkService {
     if (!entry.found) {
       return { error: new LinkNotFoundError(id), cacheStatus: join(`${CACHE_NAME}; fwd=miss; fwd-status=404`, how), upstream: result.upstream }
     }
-    // Rounded up: the answer was fetched a moment ago and is fresh for its
-    // whole TTL. But never past the moment it may not be served at all, even
-    // stale (an active link's expiry): there, rounded down.
-    const maxAge = Math.max(0, Math.min(Math.ceil((entry.freshUntil - now) / 1000), Math.floor((entry.staleUntil - now) / 1000)))
+    // Whole seconds rounded down, as for a hit: a browser must not keep the
+    // answer past the moment this service would ask again (nor, for an active
+    // link, past its expiry, which bounds freshUntil). Counted from when the
+    // entry was made: a real clock has moved a few microseconds since, which
+    // must not make a 3 s TTL a max-age of 2.
+    const maxAge = Math.max(0, Math.floor((entry.freshUntil - result.at) / 1000))
     return { entry, maxAge, cacheStatus: join(`${CACHE_NAME}; fwd=miss`, how), upstream: result.upstream }
   }
 
@@ -144,7 +152,7 @@ export class PaymentLinkService {
     const now = clock.now()
     if (!lookup.found) {
       const entry = { found: false as const, freshUntil: now + config.notFoundTtlMs, staleUntil: now + config.notFoundTtlMs }
-      return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream }
+      return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream, at: now }
     }
     const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
     let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
@@ -169,7 +177,7 @@ export class PaymentLinkService {
       freshUntil: now + ttl,
       staleUntil: Math.min(staleUntil, now + ttl + config.staleIfErrorMs)
     }
-    return { entry, stored: store(cache, id, entry, ttl), upstream }
+    return { entry, stored: store(cache, id, entry, ttl), upstream, at: now }
   }
 }
 

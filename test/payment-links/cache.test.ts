@@ -65,6 +65,28 @@ t.test('a fresh answer\'s max-age never reaches past an active link\'s expiry', 
   t.equal((await get(app, PAID_ID)).headers['cache-control'], 'private, max-age=60', 'without an expiry, the whole TTL')
 })
 
+t.test('a miss\'s max-age is the whole seconds its answer stays fresh, as a hit\'s', async t => {
+  // A clock that moves a little at every reading, as a real one does between
+  // storing an answer and sending it.
+  class CreepingClock extends ManualClock {
+    override now (): number {
+      this.advance(0.001)
+      return super.now()
+    }
+  }
+  const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '2500', CACHE_FINAL_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '60000' },
+    { clock: new CreepingClock() })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Paid' } }))
+  const miss = await get(app, ACTIVE_ID)
+  const hit = await get(app, ACTIVE_ID)
+  t.equal(miss.headers['cache-status'], 'k2-bff; fwd=miss; stored')
+  t.equal(miss.headers['cache-control'], 'private, max-age=2', '2.5 s: not 3, which would outlast what the service keeps')
+  t.equal(hit.headers['cache-status'], 'k2-bff; hit; ttl=2')
+  t.equal(hit.headers['cache-control'], 'private, max-age=2')
+  t.equal((await get(app, PAID_ID)).headers['cache-control'], 'private, max-age=3', '3 s: not 2 for the microseconds since')
+})
+
 t.test('a 404 is remembered for CACHE_NOT_FOUND_TTL_MS', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CACHE_NOT_FOUND_TTL_MS: '1000' })
   t.equal((await get(app, ACTIVE_ID)).statusCode, 404)
@@ -91,6 +113,18 @@ t.test('concurrent requests for one id share one upstream call', async t => {
   const statuses = answers.map(a => a.headers['cache-status'])
   t.equal(statuses.filter(s => s === 'k2-bff; fwd=miss; stored').length, 1)
   t.equal(statuses.filter(s => s === 'k2-bff; fwd=miss; collapsed').length, 24)
+})
+
+t.test('requests that joined a call that failed say they were collapsed too', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
+  const answers = await fake.holdUntilReceived('status', 1, () => Array.from({ length: 3 }, async () => await get(app, ACTIVE_ID)), { status: 500 })
+  t.same(answers.map(a => a.statusCode), [502, 502, 502])
+  t.same(answers.map(a => a.headers['cache-status']).sort(), [
+    'k2-bff; fwd=miss; fwd-status=500',
+    'k2-bff; fwd=miss; fwd-status=500; collapsed',
+    'k2-bff; fwd=miss; fwd-status=500; collapsed'
+  ])
+  t.equal(fake.calls('status').length, 1)
 })
 
 t.test('ETag and If-None-Match', async t => {
