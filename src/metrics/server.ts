@@ -6,7 +6,10 @@ import type { Registry } from 'prom-client'
  * public port that browsers and the load balancer see.
  */
 export function buildMetricsServer (registry: Registry): FastifyInstance {
-  const app = Fastify({ logger: false })
+  // On close, every connection is cut: a scrape is cheap to lose, and a
+  // connection that is open but sends nothing (a TCP probe, a port scan, a
+  // scraper's half-sent request) would otherwise hold the whole shutdown.
+  const app = Fastify({ logger: false, forceCloseConnections: true })
   app.get('/metrics', async (_request, reply) => {
     reply.type(registry.contentType)
     return await registry.metrics()

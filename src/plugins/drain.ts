@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
@@ -32,11 +33,24 @@ export default fp(async function drainPlugin (app: FastifyInstance) {
   app.decorate('startDraining', () => { draining = true })
   app.decorate('draining', { getter: () => draining })
 
+  // Connections that have not sent a byte yet (a browser's or a balancer's
+  // preconnect) have nothing in flight either, but Node counts a connection
+  // as busy from the moment it opens: its closeIdleConnections leaves them,
+  // and each held shutdown until SHUTDOWN_TIMEOUT_MS and its warning.
+  const sockets = new Set<Socket>()
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+
   let sweep: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
     draining = true
     app.log.info('closing: no new connections; finishing the requests in flight')
-    sweep = setInterval(() => app.server.closeIdleConnections(), SWEEP_MS).unref()
+    sweep = setInterval(() => {
+      app.server.closeIdleConnections()
+      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy()
+    }, SWEEP_MS).unref()
   })
   app.addHook('onClose', async () => { clearInterval(sweep) })
 }, { name: 'drain' })

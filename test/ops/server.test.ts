@@ -261,6 +261,35 @@ t.test('a second signal during shutdown exits at once', async t => {
   t.notOk(server.lines().some(l => l.msg === 'shut down'), 'not claimed as a completed shutdown')
 })
 
+t.test('connections that sent no request, on either port, do not hold shutdown', async t => {
+  // Were they to hold it, the cut's warning would come 20 s on (and the
+  // metrics port's would keep the process until close-with-grace exits 1).
+  const metricsPort = await freePort()
+  const { server, url } = await serveAgainstFake(t, { METRICS_PORT: String(metricsPort), SHUTDOWN_TIMEOUT_MS: '20000' })
+  await server.waitForLine(l => l.msg === 'metrics listening')
+  // Resolves with the moment the service closes it (wrapped: a promise resolved with a promise waits for it).
+  const open = async (port: number, send = '') => await new Promise<{ closed: Promise<void> }>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      if (send !== '') socket.write(send)
+      resolve({ closed: new Promise(resolve => socket.once('close', () => { resolve() })) })
+    })
+    socket.once('error', reject)
+  })
+  const sockets = await Promise.all([
+    // A preconnect on the public port, and on the metrics port a TCP probe and a scrape's half-sent request.
+    open(Number(new URL(url).port)),
+    open(metricsPort),
+    open(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: x\r\n')
+  ])
+  // A barrier: the service has taken the connections above before this answer.
+  t.equal((await request(`${url}/health/live`)).statusCode, 200)
+  server.child.kill('SIGTERM')
+  await Promise.all(sockets.map(async ({ closed }) => { await closed }))
+  t.equal(await server.exited, 0, server.output().slice(-3000))
+  t.notOk(server.lines().some(l => l.msg === 'SHUTDOWN_TIMEOUT_MS has passed: closing the connections still open'), 'nothing was left to cut')
+  t.match(server.lines().at(-1), { msg: 'shut down', exitCode: 0 })
+})
+
 t.test('past SHUTDOWN_TIMEOUT_MS the connections still open are cut, with a warning, and the process exits 0', async t => {
   // Kopo Kopo never answers and the deadline is past tap's timeout: only the
   // shutdown timeout (300 ms, on the service's real clock) can end the request.
