@@ -44,6 +44,9 @@ const RENEWAL_BACKOFF_MS = 1000
  */
 export class TokenProvider {
   readonly #o: TokenProviderOptions
+  // The secret as written and as the token call's form body carries it: an
+  // error answer that echoes the request would otherwise bring it to the log.
+  readonly #secrets: string[]
   #token: Token | null = null
   #pending: Promise<Token> | null = null
   #obtained = false
@@ -52,6 +55,7 @@ export class TokenProvider {
 
   constructor (options: TokenProviderOptions) {
     this.#o = options
+    this.#secrets = [options.clientSecret, new URLSearchParams({ s: options.clientSecret }).toString().slice(2)]
   }
 
   /** A valid access token, fetched when there is none or it has expired; renewed in the background shortly before. */
@@ -120,11 +124,11 @@ export class TokenProvider {
     })
 
     if (response.status === 400 || response.status === 401 || response.status === 403) {
-      throw new UpstreamAuthError(response.status, upstreamMessage(response.body, [this.#o.clientSecret]))
+      throw new UpstreamAuthError(response.status, upstreamMessage(response.body, this.#secrets))
     }
     if (response.status !== 200) {
       throw new UpstreamBadResponseError(`The Kopo Kopo token endpoint answered ${response.status}.`, {
-        upstreamStatus: response.status, reason: upstreamMessage(response.body, [this.#o.clientSecret])
+        upstreamStatus: response.status, reason: upstreamMessage(response.body, this.#secrets)
       })
     }
     const parsed = parseJson(response.body)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACTIVE_ID, buildTestApp, PAID_ID, problem, sample } from '../helpers/app.js'
-import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
+import { gate, TEST_CLIENT_ID, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 20 }, (_, i) => `bbbbbbbb-0000-4000-8000-${String(i).padStart(12, '0')}`)
 
@@ -173,6 +173,21 @@ t.test('rejected client credentials: 502 without a retry storm, and readiness fa
   t.notMatch(logs.text, 'wrong-secret-value')
   const ready = await app.inject('/health/ready')
   t.equal(ready.statusCode, 503)
+})
+
+t.test('an error answer that echoes the token request does not bring the secret to the log, in any form it was sent', async t => {
+  // Characters that change when the form body is encoded.
+  const secret = 'not/so+secret=value &more'
+  const { app, fake, logs } = await buildTestApp(t, { K2_CLIENT_SECRET: secret, UPSTREAM_RETRIES: '0' })
+  const sent = new URLSearchParams({ client_id: TEST_CLIENT_ID, client_secret: secret, grant_type: 'client_credentials' }).toString()
+  const echo = JSON.stringify({ error: 'invalid_client', error_description: `bad request: ${sent}` })
+  fake.enqueue('token', { status: 401, body: echo }, { status: 500, body: echo })
+  for (const status of [502, 502]) t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, status)
+  t.same(fake.calls('token').map(r => r.body), [sent, sent], 'the secret went out form-encoded')
+  const reasons = logs.lines.filter(l => l.level === 40 && typeof l.reason === 'string').map(l => l.reason)
+  t.equal(reasons.length, 2)
+  for (const reason of reasons) t.match(reason, `invalid_client: bad request: client_id=${TEST_CLIENT_ID}&client_secret=[redacted]&grant_type`)
+  for (const form of [secret, encodeURIComponent(secret), 'not%2Fso%2Bsecret%3Dvalue+%26more']) t.notMatch(logs.text, form)
 })
 
 t.test('while the token endpoint fails, concurrent requests share one attempt and its result', async t => {
