@@ -165,6 +165,9 @@ t.test('CORS_ORIGINS and API_KEYS lists', async t => {
   t.same(loadConfig({ CORS_ORIGINS: 'https://shop.example, http://localhost:5173' }).corsOrigins, ['https://shop.example', 'http://localhost:5173'])
   t.same(errorOf({ CORS_ORIGINS: 'shop.example' }).variables, ['CORS_ORIGINS'])
   t.same(loadConfig({ API_KEYS: 'first-key-0123456789, second-key-0123456789' }).apiKeys, ['first-key-0123456789', 'second-key-0123456789'])
+  // Keys meant and none given must not leave the API open.
+  for (const keys of [' , ', ',,']) t.match(errorOf({ API_KEYS: keys }).message, `API_KEYS: names no key (got ${JSON.stringify(keys)})`)
+  t.match(errorOf({ API_KEYS_FILE: '/run/secrets/keys' }, () => ',\n').message, 'API_KEYS_FILE: in the file: names no key')
   t.same(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '0' }).metrics, { host: '0.0.0.0', port: 0 })
 })
 
