@@ -13,7 +13,7 @@ export class EnvFileError extends Error {
 
 /**
  * Reads `.env` from the working directory when there is one; variables
- * already in the environment win over the file. Read here rather than with
+ * already in the environment, and not empty, win over the file. Read here rather than with
  * process.loadEnvFile(): on Node 20 that reports a file it may not read as
  * missing (ENOENT), so production could silently start on the defaults (the
  * built-in simulator among them), and a directory as a bare stack trace.
@@ -35,8 +35,9 @@ export function loadEnvFile (): void {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error'
     throw new EnvFileError(code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})` : code)
   }
-  // Node's own parser, the one process.loadEnvFile() uses.
+  // Node's own parser, the one process.loadEnvFile() uses. A variable set
+  // empty counts as unset (config.ts), so the file's value stands for it.
   for (const [name, value] of Object.entries(parseEnv(text))) {
-    if (process.env[name] === undefined) process.env[name] = value
+    if (process.env[name] === undefined || process.env[name] === '') process.env[name] = value
   }
 }

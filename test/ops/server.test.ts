@@ -88,11 +88,12 @@ t.test('production refuses to start without credentials', async t => {
   t.match(server.output(), 'K2_CLIENT_SECRET: required when NODE_ENV=production')
 })
 
-t.test('a .env file is read, and the environment wins over it', async t => {
+t.test('a .env file is read, and the environment wins over it unless empty', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'k2-bff-env-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await writeFile(join(dir, '.env'), 'PORT=not-a-port\nCACHE_TTL_MS=later\n')
-  const fromFile = await spawnServer({ METRICS_PORT: '0' }, dir)
+  // Empty counts as unset: the file's PORT stands for it.
+  const fromFile = await spawnServer({ METRICS_PORT: '0', PORT: '' }, dir)
   t.equal(await fromFile.exited, 1)
   t.match(fromFile.output(), 'PORT: must be a whole number written in digits (got "not-a-port")')
   t.match(fromFile.output(), 'CACHE_TTL_MS')
