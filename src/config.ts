@@ -238,6 +238,12 @@ function parseUpstreamUrl (env: Env, problems: Map<string, string>): string {
 function parseCredentials (env: Env, production: boolean, baseUrlGiven: boolean,
   problems: Map<string, string>): Config['upstream']['credentials'] {
   const { K2_CLIENT_ID: id, K2_CLIENT_SECRET: secret } = env
+  // A newline carried over from the file or secret store a value was copied
+  // from would be sent as part of it, and read as Kopo Kopo refusing the pair.
+  // Said without the value: it is a credential.
+  const padded = ([['K2_CLIENT_ID', id], ['K2_CLIENT_SECRET', secret]] as const).filter(([, v]) => v !== undefined && v !== v.trim())
+  for (const [name] of padded) problems.set(name, 'begins or ends with white space (a newline from where it was copied?); remove it')
+  if (padded.length > 0) return null
   if (id !== undefined && secret !== undefined) return { clientId: id, clientSecret: secret }
   let why: string | undefined
   if (id !== undefined || secret !== undefined) {

@@ -171,6 +171,14 @@ t.test('CORS_ORIGINS and API_KEYS lists', async t => {
   t.same(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '0' }).metrics, { host: '0.0.0.0', port: 0 })
 })
 
+t.test('credentials with white space around them are refused, without quoting them', async t => {
+  const err = errorOf({ K2_CLIENT_ID: ' ', K2_CLIENT_SECRET: 'a-secret-from-a-file\n' })
+  t.same(err.variables.sort(), ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
+  t.match(err.message, 'K2_CLIENT_SECRET: begins or ends with white space')
+  t.notMatch(err.message, 'a-secret-from-a-file')
+  t.same(loadConfig({ K2_CLIENT_ID: 'id', K2_CLIENT_SECRET: 'se cret' }).upstream.credentials, { clientId: 'id', clientSecret: 'se cret' }, 'inside is the value')
+})
+
 t.test('empty values count as unset', async t => {
   t.equal(loadConfig({ PORT: '', K2_CLIENT_ID: '', K2_CLIENT_SECRET: '' }).port, 3000)
 })
