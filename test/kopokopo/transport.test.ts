@@ -99,7 +99,7 @@ t.test('a connection Kopo Kopo never completes ends at the deadline', async t =>
   // waits 10 s (undici's default), so only the deadline can end the wait.
   const agent = new Agent({ connect: { timeout: 10_000 } })
   t.teardown(() => agent.destroy())
-  const { app } = await buildTestApp(t, { K2_BASE_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '200' }, { dispatcher: agent })
+  const { app } = await buildTestApp(t, { K2_BASE_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '1000' }, { dispatcher: agent })
   // A token, and a 404 that closes the last connection: the next status call needs a new one.
   t.equal((await app.inject('/payment-links/dddddddd-0000-4000-8000-00000000000d')).statusCode, 404)
   // One connection each, closed after its answer: the pool holds no spare one to reuse.
@@ -115,6 +115,6 @@ t.test('a connection Kopo Kopo never completes ends at the deadline', async t =>
   // Still connecting after the service gave up: the wait was for the connection, not for an answer.
   t.equal(probe.connecting, true, 'the upstream does not complete connections')
   t.equal(res.statusCode, 504)
-  t.same(res.json(), problem(res, 'upstream-timeout', 'Kopo Kopo did not answer in time', 504, 'Kopo Kopo did not answer within 200 ms.'))
+  t.same(res.json(), problem(res, 'upstream-timeout', 'Kopo Kopo did not answer in time', 504, 'Kopo Kopo did not answer within 1000 ms.'))
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
 })
