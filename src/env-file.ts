@@ -13,10 +13,11 @@ export class EnvFileError extends Error {
 
 /**
  * Reads `.env` from the working directory when there is one; variables
- * already in the environment, and not empty, win over the file. Read here rather than with
- * process.loadEnvFile(): on Node 20 that reports a file it may not read as
- * missing (ENOENT), so production could silently start on the defaults (the
- * built-in simulator among them), and a directory as a bare stack trace.
+ * already in the environment, and not empty, win over the file. Read here
+ * rather than with process.loadEnvFile(): on Node 20 that reports a file it
+ * may not read as missing (ENOENT), so production could silently start on the
+ * defaults (the built-in simulator among them), and a directory as a bare
+ * stack trace.
  */
 export function loadEnvFile (): void {
   let text: string

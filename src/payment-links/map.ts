@@ -70,11 +70,11 @@ const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\
 export function expiryTime (expiresAt: string | null): number {
   const parts = expiresAt === null ? null : ISO_INSTANT.exec(expiresAt)
   if (parts === null) return Number.NaN
-  const [year, month, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
+  const [text, year, month, day] = [parts[0], Number(parts[1]), Number(parts[2]), Number(parts[3])]
   // The calendar date must exist: Date.UTC rolls 30 February over into March.
   const date = new Date(Date.UTC(year, month - 1, day))
   if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return Number.NaN
-  return Date.parse(expiresAt as string)
+  return Date.parse(text)
 }
 
 export function deriveState (status: string, linkStatus: string | null, expiresAt: string | null, now: number): LinkState {
