@@ -75,6 +75,10 @@ export const headerDoc = (description: string) => ({ type: 'string' as const, de
 /** On every answer of the service. */
 export const REQUEST_ID_HEADER = headerDoc('The caller\'s X-Request-Id when well-formed, else a generated one.')
 
+/** On every answer once API keys or CORS for named origins are on, the health probes' included. */
+export const VARY_HEADER = headerDoc('The request headers this answer depends on: `Authorization, X-API-Key` when API keys are on, ' +
+  '`Origin` when CORS names origins (not with `*`, whose grant is the same for every origin).')
+
 /** Every problem answer's caching directive (set by the error handler). */
 export const PROBLEM_CACHE_CONTROL = 'no-store'
 

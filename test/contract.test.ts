@@ -163,13 +163,15 @@ async function rawAnswer (port: number, headerLines: string): Promise<Answer> {
 }
 
 t.test('health answers are described by the document', async t => {
-  const { app, fake } = await buildTestApp(t)
-  t.equal((await inject(t, app, { url: '/health/live' })).statusCode, 200)
-  t.equal((await inject(t, app, { url: '/health/ready' })).statusCode, 200)
+  // With API keys and CORS on, as their Vary is then sent on every answer.
+  const { app, fake } = await buildTestApp(t, { API_KEYS: 'a-long-enough-key-0001', CORS_ORIGINS: 'https://shop.example' })
+  const origin = { origin: 'https://shop.example' }
+  t.equal((await inject(t, app, { url: '/health/live', headers: origin })).statusCode, 200)
+  t.equal((await inject(t, app, { url: '/health/ready', headers: origin })).statusCode, 200)
   const failing = await buildTestApp(t)
   failing.fake.always('token', { status: 500 })
   t.equal((await inject(t, failing.app, { url: '/health/ready' })).statusCode, 503)
   app.startDraining()
-  t.equal((await inject(t, app, { url: '/health/ready' })).statusCode, 503)
+  t.equal((await inject(t, app, { url: '/health/ready', headers: origin })).statusCode, 503)
   t.equal(fake.calls('status').length, 0)
 })

@@ -25,9 +25,9 @@ t.test('the document describes the DTO, every error answer, headers and examples
   t.equal(doc.openapi, '3.1.0')
   const op = doc.paths['/payment-links/{id}'].get
   t.equal(op.operationId, 'getPaymentLink')
-  t.same(Object.keys(op.responses).sort(), ['200', '304', '400', '401', '404', '412', '414', '429', '431', '502', '503', '504'])
+  t.same(Object.keys(op.responses).sort(), ['200', '304', '400', '401', '404', '408', '412', '414', '429', '431', '502', '503', '504'])
   t.same(op.responses['200'].content['application/json'].schema, { $ref: '#/components/schemas/PaymentLink' })
-  for (const status of ['400', '401', '404', '412', '414', '429', '431', '502', '503', '504']) {
+  for (const status of ['400', '401', '404', '408', '412', '414', '429', '431', '502', '503', '504']) {
     t.same(op.responses[status].content['application/problem+json'].schema, { $ref: '#/components/schemas/Problem' }, status)
     t.ok(op.responses[status].headers['X-Request-Id'], `${status} documents X-Request-Id`)
   }

@@ -4,7 +4,7 @@ import Type from 'typebox'
 import { logFields } from '../errors.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { TokenProvider } from '../kopokopo/token-provider.js'
-import { headerDoc, REQUEST_ID_HEADER } from '../problem.js'
+import { headerDoc, REQUEST_ID_HEADER, VARY_HEADER } from '../problem.js'
 
 export interface HealthOptions {
   tokens: TokenProvider
@@ -22,7 +22,8 @@ const json = <T>(description: string, schema: T) => ({
   description,
   headers: {
     'Cache-Control': headerDoc(`\`${CACHE_CONTROL}\`: a probe must see the process as it is now.`),
-    'X-Request-Id': REQUEST_ID_HEADER
+    'X-Request-Id': REQUEST_ID_HEADER,
+    Vary: VARY_HEADER
   },
   content: { 'application/json': { schema } }
 })

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { matchesEtag, matchesStrongly } from '../etag.js'
 import { MAX_URL_LENGTH, PreconditionFailedError } from '../errors.js'
-import { headerDoc as header, problemResponses, REQUEST_ID_HEADER } from '../problem.js'
+import { headerDoc as header, problemResponses, REQUEST_ID_HEADER, VARY_HEADER } from '../problem.js'
 import { PaymentLinkParams } from './schema.js'
 import type { LinkAnswer, PaymentLinkService } from './service.js'
 
@@ -27,15 +27,14 @@ const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Reset': header('Seconds until the window resets.')
 }
 const RETRY_AFTER = { 'Retry-After': header('Seconds to wait before trying again.') }
-const VARY = {
-  Vary: header('`Origin` when CORS is on, `Authorization, X-API-Key` when API keys are: the request headers this answer depends on.')
-}
+const VARY = { Vary: VARY_HEADER }
 const VALIDATORS = {
   ETag: header('Validator of this answer.'),
   'Cache-Control': header('`private, max-age=<seconds this answer stays fresh>`.')
 }
 // Every answer counts against the client's budget, refusals included, except
-// the two refused before the rate limit runs (a body, an overlong URL).
+// those made before the rate limit runs: a body, an overlong URL, a missing,
+// repeated or malformed Host (a 400 for a bad id does count).
 const BUDGETED = { ...COMMON_HEADERS, ...RATE_LIMIT_HEADERS, ...VARY }
 
 export const paymentLinkRouteSchema = {
@@ -68,6 +67,7 @@ export const paymentLinkRouteSchema = {
       },
       404: { description: 'Kopo Kopo has no payment link with this id.', headers: BUDGETED },
       412: { description: 'If-Match was sent and the link\'s current ETag is not in it (the link has changed, or the tags were never its).', headers: BUDGETED },
+      408: { description: 'The request\'s header block took longer to arrive than the HTTP server waits (60 s).', headers: { 'X-Request-Id': REQUEST_ID_HEADER } },
       414: {
         description: `The URL is over ${MAX_URL_LENGTH} characters (one over about 16 KiB is refused by the HTTP parser with a 431).`,
         headers: { ...COMMON_HEADERS, ...VARY }
