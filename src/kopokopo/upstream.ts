@@ -72,9 +72,10 @@ export class Upstream {
   }
 
   async send (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline): Promise<UpstreamResponse> {
-    let waitedOut = false
+    // Until when this request has waited on a Retry-After of its own.
+    let waitedUntil = 0
     for (let attempt = 0; ; attempt++) {
-      const result = await this.#attempt(call, request, deadline, waitedOut)
+      const result = await this.#attempt(call, request, deadline, waitedUntil)
       const retryable = result instanceof Error ? result.retryable : RETRYABLE.has(result.status)
       if (!retryable) return unwrap(result)
 
@@ -88,7 +89,7 @@ export class Upstream {
       }
       const waitMs = retryAfterMs ?? backoffMs(attempt, this.#o.random)
       // This request waits out what Kopo Kopo asked; the others are held back by #quietUntil.
-      waitedOut = retryAfterMs !== undefined
+      waitedUntil = retryAfterMs === undefined ? 0 : now + waitMs
       if (attempt >= this.#o.retries || waitMs >= deadline.remaining()) {
         // The client is told when to come back, rather than handed a 502 that reads as a broken answer.
         if (told) {
@@ -105,9 +106,11 @@ export class Upstream {
     }
   }
 
-  async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedOut: boolean): Promise<UpstreamResponse | AttemptError> {
+  async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const quietMs = this.#quietUntil - this.#o.clock.now()
-    if (quietMs > 0 && !waitedOut) {
+    // Past its own wait (a timer may fire a moment early), a request is still
+    // held by a longer pause that another answer asked for meanwhile.
+    if (quietMs > 0 && this.#quietUntil > waitedUntil) {
       throw new UpstreamPausedError(clientRetryAfterS(quietMs), deadline.attempts > 0)
     }
     let ticket: CircuitTicket

@@ -202,6 +202,30 @@ t.test('a Retry-After holds back every call to Kopo Kopo until it runs out, at m
   t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200)
 })
 
+t.test('a request back from its own Retry-After is still held by a longer pause asked for meanwhile', async t => {
+  const a = 'aaaaaaaa-0000-4000-8000-00000000000a'
+  const c = 'aaaaaaaa-0000-4000-8000-00000000000c'
+  // A 429 asking for 1 s, and a 503 whose Retry-After of 0 asks for no pause of its own.
+  for (const own of [{ status: 429, headers: { 'retry-after': '1' } }, { status: 503, headers: { 'retry-after': '0' } }]) {
+    const { app, fake, sleeps } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100', UPSTREAM_RETRIES: '2' })
+    fake.links.set(a, upstreamLink(a))
+    fake.links.set(c, upstreamLink(c))
+    const held = gate()
+    // a's first call is answered only once c's has been told to keep quiet for 30 s.
+    fake.enqueue('status', { ...own, until: held.promise }, { status: 429, headers: { 'retry-after': '30' } })
+    const first = app.inject(`/payment-links/${a}`)
+    await fake.received('status', 1)
+    const other = await app.inject(`/payment-links/${c}`)
+    t.equal(other.headers['retry-after'], '30', `${own.status}: Kopo Kopo asked for 30 s of quiet`)
+    held.open()
+    const res = await first
+    t.same(sleeps, [Number(own.headers['retry-after']) * 1000], `${own.status}: a waited out its own Retry-After`)
+    t.equal(res.statusCode, 503, `${own.status}: then the pause held it back`)
+    t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+    t.equal(fake.calls('status').length, 2, `${own.status}: no call went out during the pause`)
+  }
+})
+
 t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
   const { app, fake, logs } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
