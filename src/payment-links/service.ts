@@ -107,8 +107,9 @@ export class PaymentLinkService {
     onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
     if ('error' in result) {
       // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
+      // Its status call may have gone out before a token call was held back (after a 401): then it did.
       const detail = forwardDetail(result.error)
-      const held = result.error instanceof UpstreamUnavailableError && !result.error.forwarded
+      const held = result.error instanceof UpstreamUnavailableError && !result.error.forwarded && result.upstream === undefined
       return {
         error: result.error,
         cacheStatus: held ? `${CACHE_NAME}; ${detail}` : join(`${CACHE_NAME}; fwd=miss; ${detail}`, collapsed ? 'collapsed' : ''),

@@ -226,6 +226,26 @@ t.test('a request back from its own Retry-After is still held by a longer pause 
   }
 })
 
+t.test('a request whose status call went out says fwd even when the token renewal after its 401 is held back', async t => {
+  const { app, fake } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '100' })
+  const other = 'aaaaaaaa-0000-4000-8000-0000000000ff'
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(other, upstreamLink(other))
+  t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200, 'a token')
+  fake.revoke('test-token-1')
+  const held = gate()
+  fake.enqueue('status', { until: held.promise }, { status: 429, headers: { 'retry-after': '30' } })
+  const first = app.inject(url)
+  await fake.received('status', 2)
+  // Kopo Kopo asks for 30 s of quiet; then the held call is answered 401, and no new token may be fetched.
+  t.equal((await app.inject('/payment-links/aaaaaaaa-0000-4000-8000-0000000000fe')).statusCode, 503)
+  held.open()
+  const res = await first
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; detail=paused')
+  t.equal(fake.calls('token').length, 1, 'no token call went out')
+})
+
 t.test('garbage, truncated and wrongly shaped JSON are 502', async t => {
   const { app, fake, logs } = await buildTestApp(t, { CACHE_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
