@@ -31,6 +31,10 @@ export interface LinkCacheOptions {
 // so that a flood of tiny 404 entries is bounded by bytes too.
 const ENTRY_OVERHEAD_BYTES = 200
 
+function sizeOf (entry: CacheEntry): number {
+  return ENTRY_OVERHEAD_BYTES + (entry.found ? entry.body.length + entry.etag.length : 0)
+}
+
 /**
  * An LRU bounded by entry count and by bytes. Expiry is checked against the
  * injected clock on read; an entry is dropped once past its stale window.
@@ -38,14 +42,16 @@ const ENTRY_OVERHEAD_BYTES = 200
 export class LinkCache {
   readonly #lru: LRUCache<string, CacheEntry>
   readonly #clock: Clock
+  readonly #maxBytes: number
 
   constructor (options: LinkCacheOptions) {
     this.#clock = options.clock
+    this.#maxBytes = options.maxBytes
     const { onEvict } = options
     this.#lru = new LRUCache<string, CacheEntry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
-      sizeCalculation: entry => ENTRY_OVERHEAD_BYTES + (entry.found ? entry.body.length + entry.etag.length : 0),
+      sizeCalculation: sizeOf,
       // lru-cache calls this on writes only (eviction, replacement, removal), never on
       // a hit. An entry past its stale window lingers until read or pushed out: losing
       // it loses nothing, so it is not reported.
@@ -74,8 +80,18 @@ export class LinkCache {
     return entry !== undefined && this.#clock.now() < entry.staleUntil ? entry : undefined
   }
 
-  set (id: string, entry: CacheEntry): void {
+  /**
+   * Keeps the entry, in place of any before it; false when it is larger than
+   * the byte bound allows any one entry to be (lru-cache drops it, and the one
+   * before it, without a word).
+   */
+  set (id: string, entry: CacheEntry): boolean {
+    if (sizeOf(entry) > this.#maxBytes) {
+      this.#lru.delete(id)
+      return false
+    }
     this.#lru.set(id, entry)
+    return true
   }
 
   delete (id: string): void {

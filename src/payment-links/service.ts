@@ -189,8 +189,7 @@ function store (cache: LinkCache, id: string, entry: CacheEntry, ttl: number): b
     cache.delete(id)
     return false
   }
-  cache.set(id, entry)
-  return true
+  return cache.set(id, entry)
 }
 
 function hitAnswer (entry: FoundEntry, now: number): HitAnswer {

@@ -303,6 +303,15 @@ t.test('an answer not cached (TTL 0) still replaces the one kept, which may not 
   t.equal(paid.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
 })
 
+t.test('an answer larger than CACHE_MAX_BYTES allows one entry is not said to be stored, nor kept', async t => {
+  const { app, fake } = await buildTestApp(t, { CACHE_MAX_BYTES: '1024' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  t.equal((await get(app, ACTIVE_ID)).headers['cache-status'], 'k2-bff; fwd=miss; stored', 'a small answer fits')
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { note: 'n'.repeat(900), paymentLink: { payment_link_status: 'Paid' } }))
+  for (let i = 0; i < 2; i++) t.equal((await get(app, PAID_ID)).headers['cache-status'], 'k2-bff; fwd=miss', 'fetched, not kept')
+  t.equal(fake.calls('status').length, 3)
+})
+
 t.test('TTLs of 0 turn caching off', async t => {
   const { app, fake } = await buildTestApp(t, { CACHE_TTL_MS: '0', CACHE_NOT_FOUND_TTL_MS: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
