@@ -53,6 +53,11 @@ export class CircuitBreaker {
     this.#options = options
   }
 
+  /** Whether calls go out freely: neither paused nor waiting on a probe. */
+  get closed (): boolean {
+    return this.#state === 'closed'
+  }
+
   /** Call before each attempt; throws CircuitOpenError when no attempt may go out. */
   acquire (): CircuitTicket {
     if (this.#state === 'closed') return this.#generation

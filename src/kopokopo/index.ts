@@ -60,6 +60,7 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     clock,
     timeoutMs: config.upstream.timeoutMs,
     onFetch: () => metrics.tokenFetches.inc(),
+    mayRenewEarly: () => breaker.closed,
     onRenewalFailure: (err, expiresInMs, retryInMs) => {
       deps.log.warn({ ...logFields(err), expiresInMs, retryInMs }, 'renewing the access token failed; the current one is used until it expires')
     }

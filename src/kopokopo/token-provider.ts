@@ -12,6 +12,12 @@ export interface TokenProviderOptions {
   /** Deadline of one token fetch; shared by every request waiting on it. */
   timeoutMs: number
   onFetch?: () => void
+  /**
+   * Whether a renewal that no request waits on may go out now. Not while the
+   * circuit is open or probing: it would take the one probe, and a request
+   * holding a good token would be refused in its place.
+   */
+  mayRenewEarly: () => boolean
   /** A renewal failed while the token in hand was still good (no request saw the failure); the next is tried after `retryInMs`. */
   onRenewalFailure?: (err: unknown, expiresInMs: number, retryInMs: number) => void
 }
@@ -64,7 +70,7 @@ export class TokenProvider {
     const now = this.#o.clock.now()
     if (token !== null && now < token.renewAt) return token.value
     const valid = token !== null && now < token.expiresAt
-    if (valid && now < this.#nextRenewalAt) return token.value
+    if (valid && (now < this.#nextRenewalAt || !this.#o.mayRenewEarly())) return token.value
     const renewal = this.#renewal()
     if (valid) return token.value
     const fresh = await within(renewal, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))

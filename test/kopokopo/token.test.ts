@@ -190,6 +190,26 @@ t.test('an error answer that echoes the token request does not bring the secret 
   for (const form of [secret, encodeURIComponent(secret), 'not%2Fso%2Bsecret%3Dvalue+%26more']) t.notMatch(logs.text, form)
 })
 
+t.test('a renewal no request waits on does not take the circuit\'s probe from a request holding a good token', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1', CIRCUIT_RESET_MS: '10000' })
+  fake.tokenTtlSeconds = 600 // renewed from 540 s on
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const none = '00000000-0000-4000-8000-000000000000'
+  await app.inject(`/payment-links/${none}`) // the first token
+  clock.advance(535_000)
+  fake.enqueue('status', { status: 500 })
+  t.equal((await app.inject(`/payment-links/${none}`)).statusCode, 502, 'the circuit opens')
+  clock.advance(10_000) // the circuit lets a probe through; the token is due for renewal, and good for 55 s
+  const res = await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal(res.statusCode, 200, 'the request is the probe')
+  t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; stored')
+  t.equal(fake.calls('token').length, 1, 'the renewal waited')
+  // The circuit closed: the next request renews the token, in the background.
+  t.equal((await app.inject(`/payment-links/${PAID_ID}`)).statusCode, 404)
+  await fake.received('token', 2)
+  t.equal(fake.calls('token').length, 2)
+})
+
 t.test('while the token endpoint fails, concurrent requests share one attempt and its result', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0' })
   for (const id of ids) fake.links.set(id, upstreamLink(id))
