@@ -52,6 +52,21 @@ t.test('within() gives up when the deadline runs out, and not before', async t =
   roomy.release()
 })
 
+t.test('within() on a deadline already past leaves no failure unhandled', async t => {
+  const deadline = new Deadline(1)
+  await wait(20)
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  const work = Promise.reject(new Error('the work failed too'))
+  const outcome = await within(work, deadline, () => new Error('late')).catch((err: unknown) => err)
+  t.equal((outcome as Error).message, 'late')
+  // Node reports an unhandled rejection once the microtasks have run.
+  await wait(20)
+  t.same(unhandled, [])
+})
+
 t.test('withDeadline() releases its deadline whether the work succeeds or throws', async t => {
   let kept!: Deadline
   t.equal(await withDeadline(1, async deadline => { kept = deadline; return 'done' }), 'done')
