@@ -55,7 +55,11 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (app, optio
   }, async (request, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining', upstream: options.upstream })
     const ready = await canGetToken(options, request.log)
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
+    // A probe that gave up while the token was fetched gets no answer, but is logged and counted (as 499).
+    const abandoned = reply.raw.destroyed
+    reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', upstream: options.upstream })
+    if (abandoned) app.logAbandoned(request, reply)
+    return reply
   })
 }
 

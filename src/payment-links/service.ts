@@ -104,12 +104,13 @@ export class PaymentLinkService {
       const age = Math.ceil((now - cached.freshUntil) / 1000)
       return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
     }
-    onCacheEvent?.(collapsed ? 'collapsed' : 'miss')
+    // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
+    // Its status call may have gone out before a token call was held back (after a 401): then it did.
+    const held = 'error' in result && result.error instanceof UpstreamUnavailableError && !result.error.forwarded && result.upstream === undefined
+    // Collapsed onto a call, as Cache-Status says: one held back joined none.
+    onCacheEvent?.(collapsed && !held ? 'collapsed' : 'miss')
     if ('error' in result) {
-      // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
-      // Its status call may have gone out before a token call was held back (after a 401): then it did.
       const detail = forwardDetail(result.error)
-      const held = result.error instanceof UpstreamUnavailableError && !result.error.forwarded && result.upstream === undefined
       return {
         error: result.error,
         cacheStatus: held ? `${CACHE_NAME}; ${detail}` : join(`${CACHE_NAME}; fwd=miss; ${detail}`, collapsed ? 'collapsed' : ''),

@@ -33,6 +33,8 @@ export interface Answered {
   upstream: UpstreamTrace | null | undefined
 }
 
+const MAX_CLIENT_LENGTH = 64
+
 // What proxies log for a client that closed the connection before the answer.
 const ABANDONED = 499
 
@@ -57,7 +59,9 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
       // a secret there (an API key, a token), or in an absolute URL's
       // userinfo, must not have it written to the logs.
       path: shownPath(line.url),
-      ...(line.client === undefined ? {} : { client: line.client }),
+      // An address is at most 45 characters; with TRUST_PROXY=true a client
+      // may write anything in X-Forwarded-For, which must not flood the log.
+      ...(line.client === undefined ? {} : { client: line.client.slice(0, MAX_CLIENT_LENGTH) }),
       status,
       ...(status === ABANDONED ? { abandoned: true } : {}),
       durationMs: Math.round(line.elapsedMs * 100) / 100,

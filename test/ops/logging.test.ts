@@ -68,6 +68,25 @@ t.test('a client that gives up before the answer is logged and counted once, as 
     'k2bff_http_requests_total{route="/payment-links/:id",method="GET",status="499"}'), 1)
 })
 
+t.test('a readiness probe that gives up while the token is fetched is logged and counted once, as 499', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  const held = gate()
+  fake.enqueue('token', { until: held.promise })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1')
+  socket.write('GET /health/ready HTTP/1.1\r\nHost: bff\r\nX-Request-Id: gave-up-ready\r\n\r\n')
+  await fake.received('token', 1)
+  socket.destroy()
+  const connections = async () => await new Promise<number>(resolve => app.server.getConnections((_err, count) => resolve(count)))
+  while (await connections() > 0) await new Promise(resolve => setImmediate(resolve))
+  held.open()
+  // Polls for the log line, for at most about 2 s.
+  for (let i = 0; i < 200 && !logs.lines.some(l => l.requestId === 'gave-up-ready'); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  t.match(logs.lines.filter(l => l.requestId === 'gave-up-ready'), [{ msg: 'request', route: '/health/ready', status: 499, abandoned: true }])
+  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total'),
+    'k2bff_http_requests_total{route="/health/ready",method="GET",status="499"}'), 1)
+})
+
 t.test('the client in the log is the one the rate limit sees: a forwarded address only from a trusted proxy', async t => {
   const forwarded = { 'x-forwarded-for': '203.0.113.7, 198.51.100.2' }
   for (const [env, client] of [[{}, '127.0.0.1'], [{ TRUST_PROXY: 'true' }, '203.0.113.7'], [{ TRUST_PROXY: '1' }, '198.51.100.2']] as const) {
@@ -80,6 +99,11 @@ t.test('the client in the log is the one the rate limit sees: a forwarded addres
       t.equal(logs.lines.find(l => l.requestId === requestId && l.msg === 'request')?.client, client, `${JSON.stringify(env)}: ${requestId}`)
     }
   }
+  // Trusting every proxy, the client names itself: whatever it writes, the log keeps 64 characters of it.
+  const { app, logs } = await buildTestApp(t, { TRUST_PROXY: 'true' })
+  const forged = `"}{${'x'.repeat(8000)}`
+  await app.inject({ url: '/payment-links/not-a-uuid', headers: { 'x-forwarded-for': `${forged}, 198.51.100.2`, 'x-request-id': 'forged' } })
+  t.equal(logs.lines.find(l => l.requestId === 'forged' && l.msg === 'request')?.client, forged.slice(0, 64))
 })
 
 t.test('no upstream figures in the log when no call went out (circuit open)', async t => {

@@ -92,6 +92,17 @@ t.test('one cache result per lookup: a stale answer counts as stale, not also as
   ])
 })
 
+t.test('collapsed counts what Cache-Status says collapsed: requests held back by the circuit joined no call', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
+  fake.always('status', { status: 500 })
+  await app.inject(`/payment-links/${ACTIVE_ID}`) // opens the circuit
+  const answers = await Promise.all([1, 2].map(async () => await app.inject(`/payment-links/${ACTIVE_ID}`)))
+  t.same(answers.map(a => a.headers['cache-status']), ['k2-bff; detail=circuit-open', 'k2-bff; detail=circuit-open'])
+  const text = await app.metrics.registry.getSingleMetricAsString('k2bff_cache_events_total')
+  t.equal(sample(text, 'k2bff_cache_events_total{result="collapsed"}'), 0)
+  t.equal(sample(text, 'k2bff_cache_events_total{result="miss"}'), 3)
+})
+
 t.test('every cache result and upstream call/outcome series exists from start-up, at 0', async t => {
   const { app } = await buildTestApp(t)
   const series = async (name: string) => (await app.metrics.registry.getSingleMetricAsString(name)).split('\n').filter(l => l.startsWith(name))
