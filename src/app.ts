@@ -1,6 +1,6 @@
 // First: see tick-shape.ts.
 import './tick-shape.js'
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { ServerResponse, type IncomingMessage, type RequestListener } from 'node:http'
 import type { Socket } from 'node:net'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -147,6 +147,24 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
       req.socket.setTimeout(idleMs)
       fastifyHandler(req, res)
     }
+  })
+  // CONNECT asks for a tunnel: Node hands it to this event with the bare
+  // socket, and without a listener drops the connection without a word, no
+  // log line or count (an open-proxy probe left no trace). It is answered as
+  // any other method the service does not serve, on an answer made for it.
+  app.server.on('connect', (req: IncomingMessage, socket: Socket & { _httpMessage?: unknown }) => {
+    // Pipelined behind an answer still to be written, it could not have the
+    // socket (Node would throw): it is dropped with the connection, as before.
+    if (socket._httpMessage != null) {
+      socket.destroy()
+      return
+    }
+    const res = new ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket)
+    res.once('finish', () => { socket.end() })
+    socket.setTimeout(idleMs)
+    fastifyHandler(req, res)
   })
   // No route takes a body: a client that asks leave to send one
   // (`Expect: 100-continue`) gets its refusal straight away, rather than

@@ -1,8 +1,8 @@
 import { connect } from 'node:net'
 import t from 'tap'
 import { targetPath } from '../../src/request-target.js'
-import { ACTIVE_ID, buildTestApp, problem } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { ACTIVE_ID, buildTestApp, problem, sample } from '../helpers/app.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 /** Sends raw bytes and returns everything the server wrote before closing. */
 async function raw (port: number, request: string): Promise<string> {
@@ -180,6 +180,33 @@ t.test('targetPath keeps only the path', async t => {
   t.equal(targetPath('http://host'), '/')
   t.equal(targetPath('http://u:p@host?key=/secret-token'), '/', 'a query before any path is no path')
   t.equal(targetPath('*'), '*')
+})
+
+t.test('CONNECT, which Node hands over as a tunnel, is answered, logged and counted as any other method', async t => {
+  const { app, fake, logs } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  const cases: Array<[string, number]> = [[`/payment-links/${ACTIVE_ID}`, 405], ['/nowhere', 404], ['example.com:443', 400]]
+  for (const [target, status] of cases) {
+    const answer = await raw(port, `CONNECT ${target} HTTP/1.1\r\nHost: bff\r\nX-Request-Id: connect-${status}\r\n\r\n`)
+    t.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), target)
+    t.match(answer, /\r\nConnection: close\r\n/, `${target}: the connection ends with the answer`)
+    t.equal(problemOf(answer).status, status)
+    t.equal(logs.lines.filter(l => l.requestId === `connect-${status}` && l.msg === 'request').length, 1, `${target}: one log line`)
+  }
+  t.match(await raw(port, `CONNECT /payment-links/${ACTIVE_ID} HTTP/1.1\r\nHost: bff\r\n\r\n`), /\r\nallow: GET, HEAD\r\n/)
+  const counted = await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total')
+  t.equal(sample(counted, 'k2bff_http_requests_total{route="unmatched",method="CONNECT",status="405"}'), 2)
+  // Pipelined behind an answer still to come, it is dropped with its connection; the service goes on.
+  const held = gate()
+  fake.always('status', { until: held.promise })
+  const pipelined = raw(port, 'GET /payment-links/bbbbbbbb-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: bff\r\n\r\nCONNECT /nowhere HTTP/1.1\r\nHost: bff\r\n\r\n')
+  await fake.received('status', 1)
+  t.equal(await pipelined, '', 'the connection was closed without an answer, as before')
+  held.open()
+  fake.always('status', undefined)
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 200, 'the service is still up')
 })
 
 t.test('below the router: huge headers, malformed requests', async t => {
