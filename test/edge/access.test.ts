@@ -39,7 +39,7 @@ t.test('over the rate limit: 429 problem with Retry-After and the rate-limit hea
   t.equal(limited.headers['cache-status'], 'k2-bff; detail=rejected')
   t.same(limited.json(), problem(limited, 'rate-limited', 'Too many requests', 429, 'Request budget used up; try again in 60 s.'))
   t.equal((await app.inject('/nowhere')).statusCode, 429, 'unknown routes count too')
-  for (const path of ['/health/live', '/health/ready', '/openapi.json', '/docs/static/index.html']) {
+  for (const path of ['/health/live', '/health/ready', '/openapi.json', '/docs', '/docs/', '/docs/static/index.html']) {
     const res = await app.inject(path)
     t.not(res.statusCode, 429, path)
     t.notOk(res.headers['x-ratelimit-limit'], `${path} is not limited`)

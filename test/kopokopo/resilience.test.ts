@@ -44,6 +44,10 @@ t.test('5xx then success: retried with backoff, attempts counted', async t => {
   t.equal(res.statusCode, 200)
   t.equal(fake.calls('status').length, 3)
   t.same(sleeps, [50, 100], 'full jitter over 100 ms, then 200 ms')
+  // The others of the kind: 500 and 504 (a proxy's timeout in front of Kopo Kopo).
+  fake.enqueue('status', { status: 500 }, { status: 504 })
+  t.equal((await app.inject('/payment-links/bbbbbbbb-0000-4000-8000-000000000001')).statusCode, 404, 'answered after both')
+  t.equal(fake.calls('status').length, 6)
 })
 
 t.test('retries run out: 502 naming the upstream status, never its body', async t => {
@@ -103,6 +107,17 @@ t.test('429 with Retry-After is honoured when it fits in the deadline', async t 
   t.equal(res.statusCode, 200)
   t.same(sleeps, [2000])
   t.equal(fake.calls('status').length, 2)
+})
+
+t.test('429s count towards opening the circuit, as 5xx do', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '2' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  // Without Retry-After: no pause of Kopo Kopo's own holds the calls back.
+  fake.enqueue('status', { status: 429 }, { status: 429 })
+  for (let i = 0; i < 2; i++) t.equal((await app.inject(url)).statusCode, 503)
+  const held = await app.inject(url)
+  t.equal(held.headers['cache-status'], 'k2-bff; detail=circuit-open')
+  t.equal(fake.calls('status').length, 2, 'the third went nowhere')
 })
 
 t.test('Retry-After as an HTTP date', async t => {

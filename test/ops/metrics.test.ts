@@ -92,6 +92,15 @@ t.test('one cache result per lookup: a stale answer counts as stale, not also as
   ])
 })
 
+t.test('requests that join another\'s call count as collapsed, the one that made it as a miss', async t => {
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await fake.holdUntilReceived('status', 1, () => Array.from({ length: 5 }, async () => await app.inject(`/payment-links/${ACTIVE_ID}`)))
+  const text = await app.metrics.registry.getSingleMetricAsString('k2bff_cache_events_total')
+  t.equal(sample(text, 'k2bff_cache_events_total{result="miss"}'), 1)
+  t.equal(sample(text, 'k2bff_cache_events_total{result="collapsed"}'), 4)
+})
+
 t.test('collapsed counts what Cache-Status says collapsed: requests held back by the circuit joined no call', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1' })
   fake.always('status', { status: 500 })

@@ -151,6 +151,7 @@ t.test('start-up line, then graceful shutdown: in-flight requests finish, new co
   t.equal((await res.body.json() as { id: string }).id, ACTIVE_ID)
   t.equal(await server.exited, 0, server.output().slice(-3000))
   t.match(server.lines().at(-1), { level: 30, msg: 'shut down', exitCode: 0, durationMs: Number }, 'the last line says it is done')
+  t.notOk(server.lines().some(l => l.msg === 'metrics listening'), 'METRICS_PORT=0: no metrics listener')
 
   const output = server.output()
   t.notMatch(output, TEST_CLIENT_ID, 'no client id in logs at trace level')

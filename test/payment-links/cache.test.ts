@@ -218,6 +218,22 @@ t.test('stale-if-error: an expired answer stands in while Kopo Kopo fails, withi
   t.equal(gone.headers['cache-status'], 'k2-bff; fwd=miss; detail=connection-error')
 })
 
+t.test('stale-if-error stands in for a timeout too', async t => {
+  // The deadline runs on the real clock; the cache on the test's.
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', UPSTREAM_TIMEOUT_MS: '1000', UPSTREAM_RETRIES: '0' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const first = await get(app, ACTIVE_ID)
+  t.equal(first.statusCode, 200)
+  const held = gate()
+  t.teardown(held.open)
+  fake.always('status', { until: held.promise })
+  clock.advance(4000)
+  const stale = await get(app, ACTIVE_ID)
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.body, first.body)
+  t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-1')
+})
+
 t.test('stale-if-error: the window is judged when the failure comes, not when the request came', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))

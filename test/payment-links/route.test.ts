@@ -114,6 +114,10 @@ t.test('maps the documented upstream variants', async t => {
       upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 7, status: 'Cancelled' } }),
       expect: { state: 'cancelled', linkStatus: 'Cancelled' }
     },
+    {
+      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Canceled' } }),
+      expect: { state: 'cancelled', linkStatus: 'Canceled' }
+    },
     // A link container of another shape holds no status, expiry or page; an
     // unused field of another type (data.type) is not read at all.
     ...['/links/x', ['Active'], false].map(paymentLink => ({
@@ -144,6 +148,14 @@ t.test('maps the documented upstream variants', async t => {
     t.equal(res.headers['cache-control'], 'private, max-age=0')
   }
   t.equal(fake.calls('status').length, cases.length, 'with TTLs of 0 every request reaches upstream')
+})
+
+t.test('a relative payment page is resolved against K2_LINK_BASE_URL, an absolute one kept', async t => {
+  const { app, fake } = await buildTestApp(t, { K2_LINK_BASE_URL: 'https://pay.example.test', CACHE_TTL_MS: '0', CACHE_FINAL_TTL_MS: '0' })
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: '/links/x' } }))
+  t.equal((await app.inject(`/payment-links/${PAID_ID}`)).json().url, 'https://pay.example.test/links/x')
+  fake.links.set(PAID_ID, upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: 'https://elsewhere.example.test/links/y' } }))
+  t.equal((await app.inject(`/payment-links/${PAID_ID}`)).json().url, 'https://elsewhere.example.test/links/y')
 })
 
 t.test('errors of any shape are flattened, bounded in depth and length', async t => {
@@ -199,6 +211,8 @@ t.test('X-Request-Id is echoed when well-formed, generated otherwise', async t =
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
   const given = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': 'checkout:42.A_b-c' } })
   t.equal(given.headers['x-request-id'], 'checkout:42.A_b-c')
+  const longest = 'x'.repeat(128)
+  t.equal((await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': longest } })).headers['x-request-id'], longest)
   for (const bad of ['has space', 'x'.repeat(129), 'semi;colon', '']) {
     const res = await app.inject({ method: 'GET', url: `/payment-links/${ACTIVE_ID}`, headers: { 'x-request-id': bad } })
     t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `replaced ${JSON.stringify(bad)}`)
