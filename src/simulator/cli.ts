@@ -24,6 +24,7 @@ const simulator = await startSimulator(config).catch((error: Error) => {
 // One JSON line, so scripts and tests can read the actual URL (port 0 picks one).
 process.stdout.write(`${JSON.stringify({
   msg: 'Kopo Kopo simulator listening',
+  pid: process.pid,
   url: simulator.url,
   ids: simulator.ids
 })}\n`)

@@ -50,16 +50,17 @@ export async function spawnServer (env: Record<string, string>, cwd?: string, us
 }
 
 /**
- * Runs `npm start` itself, npm and its script shell included, with exactly the
- * given environment. In a directory of its own holding package.json and a link
- * to the build, so a developer's .env cannot leak in.
+ * Runs an npm script (`npm start`, `npm run simulator`) itself, npm and its
+ * script shell included, with exactly the given environment. In a directory of
+ * its own holding package.json and a link to the build, so a developer's .env
+ * cannot leak in.
  */
-export async function spawnNpmStart (env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnNpm (script: 'start' | 'simulator', env: Record<string, string>): Promise<ServerProcess> {
   await access(SERVER_JS).catch(() => { throw new Error(`${SERVER_JS} is missing: run npm run build first`) })
   const dir = await mkdtemp(join(tmpdir(), 'k2-bff-npm-'))
   await copyFile(PACKAGE_JSON, join(dir, 'package.json'))
   await symlink(DIST, join(dir, 'dist'), 'dir')
-  const child = spawn('npm', ['start'], {
+  const child = spawn('npm', ['run', script], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', npm_config_update_notifier: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

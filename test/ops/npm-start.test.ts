@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import t from 'tap'
-import { listeningUrl, spawnNpmStart } from '../helpers/process.js'
+import { listeningUrl, spawnNpm } from '../helpers/process.js'
 import { START_FLAGS } from '../helpers/start-flags.js'
 
 /** How a connection attempt to the port on loopback ends: 'connected' or the error's code. */
@@ -26,7 +26,7 @@ function isRunning (pid: number): boolean {
 // on npm's SIGTERM without passing it on, and node, re-parented, keeps serving
 // and holding the port.
 t.test('SIGTERM to `npm start` reaches the service: it shuts down and frees its port', async t => {
-  const server = await spawnNpmStart({ PORT: '0', METRICS_PORT: '0' })
+  const server = await spawnNpm('start', { PORT: '0', METRICS_PORT: '0' })
   t.teardown(() => { server.child.kill('SIGKILL') })
   const url = await listeningUrl(server)
   const servicePid = Number((await server.waitForLine(l => typeof l.pid === 'number')).pid)
@@ -38,6 +38,19 @@ t.test('SIGTERM to `npm start` reaches the service: it shuts down and frees its 
   await server.exited
   t.notOk(isRunning(servicePid), 'no service process outlives npm')
   t.equal(await tryConnect(Number(new URL(url).port)), 'ECONNREFUSED', 'the port is free')
+})
+
+t.test('SIGTERM to `npm run simulator` reaches the simulator too', async t => {
+  const simulator = await spawnNpm('simulator', { SIMULATOR_PORT: '0' })
+  t.teardown(() => { simulator.child.kill('SIGKILL') })
+  const line = await simulator.waitForLine(l => l.msg === 'Kopo Kopo simulator listening')
+  const pid = Number(line.pid)
+  t.teardown(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
+  t.not(pid, simulator.child.pid, 'npm is not the simulator')
+  simulator.child.kill('SIGTERM')
+  await simulator.exited
+  t.notOk(isRunning(pid), 'no simulator process outlives npm')
+  t.equal(await tryConnect(Number(new URL(String(line.url)).port)), 'ECONNREFUSED', 'the port is free')
 })
 
 // Each flag changes how the service behaves under load; an operator who runs
