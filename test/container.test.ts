@@ -218,7 +218,8 @@ function valueOrDefault (value: string | undefined, name: string): string | unde
 }
 
 const composeChecks: Record<string, (compose: Compose) => boolean> = {
-  'the simulator runs what `npm run simulator` runs': c => commandOf(c.services?.simulator) === pkg.scripts.simulator,
+  // The script `exec`s node so that npm's shell passes signals on; compose runs node directly.
+  'the simulator runs what `npm run simulator` runs': c => `exec ${commandOf(c.services?.simulator)}` === pkg.scripts.simulator,
   'the simulator listens on the compose network': c => environment(c.services?.simulator).SIMULATOR_HOST === '0.0.0.0',
   'the BFF calls the simulator service on its port': c => {
     const base = environment(c.services?.bff).K2_BASE_URL
