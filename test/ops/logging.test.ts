@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import t from 'tap'
-import { ACTIVE_ID, buildTestApp, sample } from '../helpers/app.js'
+import { ACTIVE_ID, buildTestApp, sample, type TestApp } from '../helpers/app.js'
 import { TEST_CLIENT_SECRET, gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const API_KEY = 'logging-test-api-key-0001'
@@ -32,21 +32,29 @@ t.test('one line per request, with route, status, cache and upstream figures', a
   t.notOk('upstreamStatus' in (hit ?? {}), 'no upstream figures when there was no upstream call')
 })
 
-t.test('a client that gives up before the answer is logged and counted once, as 499', async t => {
-  const { app, fake, logs } = await buildTestApp(t)
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+/**
+ * Sends a GET of `target` on a connection of its own, and closes that
+ * connection while Kopo Kopo holds its answer to the `call` the request made;
+ * then lets Kopo Kopo answer, and waits (at most about 2 s) for the log line.
+ */
+async function giveUp ({ app, fake, logs }: Pick<TestApp, 'app' | 'fake' | 'logs'>, call: 'status' | 'token', target: string, requestId: string): Promise<void> {
   const held = gate()
-  fake.enqueue('status', { until: held.promise })
+  fake.enqueue(call, { until: held.promise })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1')
-  socket.write(`GET /payment-links/${ACTIVE_ID}?session=secret-in-query HTTP/1.1\r\nHost: bff\r\nX-Request-Id: gave-up-1\r\n\r\n`)
-  await fake.received('status', 1)
+  socket.write(`GET ${target} HTTP/1.1\r\nHost: bff\r\nX-Request-Id: ${requestId}\r\n\r\n`)
+  await fake.received(call, 1)
   socket.destroy()
   const connections = async () => await new Promise<number>(resolve => app.server.getConnections((_err, count) => resolve(count)))
   while (await connections() > 0) await new Promise(resolve => setImmediate(resolve))
   held.open()
-  // Polls for the log line, for at most about 2 s.
-  for (let i = 0; i < 200 && !logs.lines.some(l => l.requestId === 'gave-up-1'); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  for (let i = 0; i < 200 && !logs.lines.some(l => l.requestId === requestId); i++) await new Promise(resolve => setTimeout(resolve, 10))
+}
+
+t.test('a client that gives up before the answer is logged and counted once, as 499', async t => {
+  const { app, fake, logs } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await giveUp({ app, fake, logs }, 'status', `/payment-links/${ACTIVE_ID}?session=secret-in-query`, 'gave-up-1')
   // The answer Kopo Kopo sent is stored all the same, for the next poll.
   t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).headers['cache-status'], 'k2-bff; hit; ttl=3')
   t.match(logs.lines.filter(l => l.requestId === 'gave-up-1'), [{
@@ -70,18 +78,7 @@ t.test('a client that gives up before the answer is logged and counted once, as 
 
 t.test('a readiness probe that gives up while the token is fetched is logged and counted once, as 499', async t => {
   const { app, fake, logs } = await buildTestApp(t)
-  const held = gate()
-  fake.enqueue('token', { until: held.promise })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1')
-  socket.write('GET /health/ready HTTP/1.1\r\nHost: bff\r\nX-Request-Id: gave-up-ready\r\n\r\n')
-  await fake.received('token', 1)
-  socket.destroy()
-  const connections = async () => await new Promise<number>(resolve => app.server.getConnections((_err, count) => resolve(count)))
-  while (await connections() > 0) await new Promise(resolve => setImmediate(resolve))
-  held.open()
-  // Polls for the log line, for at most about 2 s.
-  for (let i = 0; i < 200 && !logs.lines.some(l => l.requestId === 'gave-up-ready'); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  await giveUp({ app, fake, logs }, 'token', '/health/ready', 'gave-up-ready')
   t.match(logs.lines.filter(l => l.requestId === 'gave-up-ready'), [{ msg: 'request', route: '/health/ready', status: 499, abandoned: true }])
   t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_http_requests_total'),
     'k2bff_http_requests_total{route="/health/ready",method="GET",status="499"}'), 1)
