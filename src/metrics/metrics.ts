@@ -103,7 +103,8 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
       name: `${PREFIX}upstream_request_duration_seconds`,
       help: 'Duration of attempts sent to Kopo Kopo, by call and outcome.',
       labelNames: ['call', 'outcome'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      // Up to 30 s: an attempt lasts at most UPSTREAM_TIMEOUT_MS, which may be set past the default 5 s.
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers
     }),
     tokenFetches: new Counter({

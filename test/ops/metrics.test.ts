@@ -33,6 +33,9 @@ t.test('Prometheus metrics after a few requests, on their own listener', async t
   t.equal(sample(text, 'k2bff_upstream_requests_total{call="status",outcome="server_error"}'), 1)
   t.equal(sample(text, 'k2bff_upstream_requests_total{call="status",outcome="ok"}'), 1)
   t.equal(sample(text, 'k2bff_upstream_request_duration_seconds_count{call="status",outcome="ok"}'), 1)
+  const bounds = [...text.matchAll(/^k2bff_upstream_request_duration_seconds_bucket\{le="([^"]+)",call="status",outcome="ok"\}/gm)].map(m => m[1])
+  t.strictSame(bounds, ['0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '+Inf'],
+    'buckets reach past the default deadline, for an UPSTREAM_TIMEOUT_MS set longer')
   t.equal(sample(text, 'k2bff_token_fetches_total'), 1)
   t.equal(sample(text, 'k2bff_circuit_state'), 0)
   t.equal(sample(text, 'k2bff_rate_limited_total'), 0)
