@@ -40,6 +40,8 @@ export const EnvSchema = Type.Object({
   CIRCUIT_RESET_MS: ms(10000, 1),
   RATE_LIMIT_MAX: int(120, 1),
   RATE_LIMIT_WINDOW_MS: ms(60000, 1),
+  // About 220 bytes of heap each: the maximum, some 44 MiB, fits under npm start's heap ceiling beside a full cache.
+  RATE_LIMIT_CLIENTS: int(10000, 1, 200_000),
   TRUST_PROXY: Type.String({ default: '' }),
   API_KEYS: Type.String({ default: '' }),
   CORS_ORIGINS: Type.String({ default: '' }),
@@ -88,7 +90,8 @@ export interface Config {
     maxBytes: number
   }
   circuit: { failureThreshold: number, resetMs: number }
-  rateLimit: { max: number, windowMs: number }
+  /** clients: how many clients' budgets are kept; the least recently seen beyond it start afresh. */
+  rateLimit: { max: number, windowMs: number, clients: number }
   trustProxy: TrustProxy
   apiKeys: string[]
   corsOrigins: string[] | '*'
@@ -183,7 +186,7 @@ export function loadConfig (given: Record<string, string | undefined>, readFile?
       maxBytes: env.CACHE_MAX_BYTES
     },
     circuit: { failureThreshold: env.CIRCUIT_FAILURE_THRESHOLD, resetMs: env.CIRCUIT_RESET_MS },
-    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS, clients: env.RATE_LIMIT_CLIENTS },
     trustProxy,
     apiKeys,
     corsOrigins,

@@ -33,7 +33,7 @@ t.test('defaults', async t => {
     },
     cache: { ttlMs: 3000, finalTtlMs: 300000, notFoundTtlMs: 1000, staleIfErrorMs: 30000, maxEntries: 10000, maxBytes: 33554432 },
     circuit: { failureThreshold: 5, resetMs: 10000 },
-    rateLimit: { max: 120, windowMs: 60000 },
+    rateLimit: { max: 120, windowMs: 60000, clients: 10000 },
     trustProxy: false,
     apiKeys: [],
     corsOrigins: [],
@@ -114,6 +114,15 @@ t.test('CACHE_MAX_ENTRIES has a ceiling, as the cache sets aside room for all of
   }
 })
 
+t.test('RATE_LIMIT_CLIENTS has a ceiling its budgets fit under the heap with a full cache', async t => {
+  t.equal(loadConfig({ RATE_LIMIT_CLIENTS: '200000' }).rateLimit.clients, 200_000)
+  for (const [value, why] of [['200001', 'must be <= 200000'], ['0', 'must be >= 1']] as const) {
+    const err = errorOf({ RATE_LIMIT_CLIENTS: value })
+    t.same(err.variables, ['RATE_LIMIT_CLIENTS'])
+    t.match(err.message, `RATE_LIMIT_CLIENTS: ${why} (got "${value}")`)
+  }
+})
+
 t.test('production needs credentials', async t => {
   const err = errorOf({ NODE_ENV: 'production' })
   t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
@@ -187,7 +196,7 @@ t.test('the README\'s Configuration table has a row for every variable, with its
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
   const table = readme.slice(readme.indexOf('### Configuration'), readme.indexOf('### Logs')).split('\n').filter(line => line.startsWith('| `'))
   const variables = Object.entries(EnvSchema.properties as Record<string, { default?: unknown }>)
-  t.equal(variables.length, 29, 'every variable is checked')
+  t.equal(variables.length, 30, 'every variable is checked')
   for (const [name, schema] of variables) {
     const row = table.find(line => line.split('|')[1]!.includes(`\`${name}\``))
     if (row === undefined) {

@@ -8,7 +8,7 @@ import { RateLimitedError } from '../errors.js'
 // (payment-links/fast-path.ts) draws on the very budget the plugin keeps.
 // The package does not export it (nor type it), hence the require.
 const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore.js') as
-  new (continueExceeding: boolean, exponentialBackoff: boolean) => FastifyRateLimitStore
+  new (continueExceeding: boolean, exponentialBackoff: boolean, clients: number) => FastifyRateLimitStore
 
 /** What is left of a client's budget after one more request. */
 export interface Budget {
@@ -31,6 +31,8 @@ declare module 'fastify' {
 export interface RateLimitOptions {
   max: number
   windowMs: number
+  /** Budgets kept at most, an LRU: a client forgotten beyond it starts afresh. */
+  clients: number
   onExceeded?: () => void
 }
 
@@ -52,8 +54,8 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
   app.addHook('onRoute', route => {
     if (EXEMPT.test(route.url) || route.method === 'OPTIONS') route.config = { ...route.config, rateLimit: false }
   })
-  const { max, windowMs } = options
-  const store = new LocalStore(false, false)
+  const { max, windowMs, clients } = options
+  const store = new LocalStore(false, false, clients)
   const limit = max.toFixed(0)
   app.decorate('takeBudget', (key: string) => {
     // The in-memory store answers at once; a budget not known now is not taken.
@@ -92,5 +94,15 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance, options:
  * @fastify/rate-limit does by default: one host usually holds a whole prefix.
  */
 export function budgetKey (client: string | undefined, apiKeyId: string | null): string {
-  return apiKeyId === null ? `ip:${normalizeIP(client ?? '')}` : `key:${apiKeyId}`
+  return apiKeyId === null ? `ip:${normalizeIP(withoutPort(client ?? ''))}` : `key:${apiKeyId}`
+}
+
+// Some proxies (Azure's Application Gateway among them) write the client's
+// source port into X-Forwarded-For: `198.51.100.7:51234`, `[2001:db8::1]:443`.
+// Keyed as written, each of a client's connections would get a budget of its own.
+const WITH_PORT = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}|\[([\da-f:.]+)\](?::\d{1,5})?)$/i
+
+function withoutPort (client: string): string {
+  const match = WITH_PORT.exec(client)
+  return match?.[1] ?? match?.[2] ?? client
 }

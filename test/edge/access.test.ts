@@ -71,6 +71,34 @@ t.test('behind a trusted proxy, X-Forwarded-For names the client', async t => {
   t.equal((await via('198.51.100.10', '192.0.2.50')).statusCode, 429, 'and cannot pick a new identity')
 })
 
+t.test('a client address a trusted proxy writes with its port is keyed without it', async t => {
+  // Some proxies write the client's source port too; each connection of one
+  // client would otherwise have a budget of its own.
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '10.0.0.0/8' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const via = (client: string) => app.inject({ url, remoteAddress: '10.1.2.3', headers: { 'x-forwarded-for': client } })
+  t.equal((await via('198.51.100.7:51234')).statusCode, 200)
+  t.equal((await via('198.51.100.7:51235')).statusCode, 429, 'another connection, the same client')
+  t.equal((await via('198.51.100.7')).statusCode, 429, 'and without a port')
+  t.equal((await via('[2001:db8:1:2::10]:443')).statusCode, 200)
+  t.equal((await via('[2001:db8:1:2::99]:444')).statusCode, 429, 'a bracketed IPv6 address is keyed by its /64')
+  t.equal((await via('[2001:db8:1:2::98]')).statusCode, 429, 'with or without a port')
+  t.equal((await via('198.51.100.8:51234')).statusCode, 200, 'another address has its own budget')
+})
+
+t.test('RATE_LIMIT_CLIENTS bounds the budgets kept: the least recently seen client starts afresh', async t => {
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', RATE_LIMIT_CLIENTS: '2' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const from = (remoteAddress: string) => app.inject({ url, remoteAddress })
+  t.equal((await from('192.0.2.1')).statusCode, 200)
+  t.equal((await from('192.0.2.1')).statusCode, 429)
+  t.equal((await from('192.0.2.2')).statusCode, 200)
+  t.equal((await from('192.0.2.1')).statusCode, 429, 'two clients fit: the first is still held to its budget')
+  t.equal((await from('192.0.2.3')).statusCode, 200, 'a third pushes out the least recently seen, 192.0.2.2')
+  t.equal((await from('192.0.2.2')).statusCode, 200, 'which starts afresh, pushing out 192.0.2.1')
+  t.equal((await from('192.0.2.1')).statusCode, 200, 'and so on')
+})
+
 t.test('TRUST_PROXY as a hop count', async t => {
   const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: '1' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
