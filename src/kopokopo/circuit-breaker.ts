@@ -58,6 +58,12 @@ export class CircuitBreaker {
     return this.#state === 'closed'
   }
 
+  /** How long the open circuit holds every call back still; 0 once a probe may go. */
+  heldForMs (): number {
+    if (this.#state !== 'open') return 0
+    return Math.max(0, this.#options.resetMs - (this.#options.clock.now() - this.#openedAt))
+  }
+
   /** Call before each attempt; throws CircuitOpenError when no attempt may go out. */
   acquire (): CircuitTicket {
     if (this.#state === 'closed') return this.#generation

@@ -94,7 +94,7 @@ export class Upstream {
         // The client is told when to come back, rather than handed a 502 that reads as a broken answer.
         if (told) {
           throw new UpstreamUnavailableError(status === 429 ? 'Kopo Kopo is throttling requests.' : 'Kopo Kopo is unavailable for now.',
-            clientRetryAfterS(retryAfterMs ?? 1000), status)
+            this.#comeBackS(retryAfterMs ?? 1000), status)
         }
         return unwrap(result)
       }
@@ -106,12 +106,18 @@ export class Upstream {
     }
   }
 
+  // The Retry-After a client is given: Kopo Kopo's wait, or the open circuit's
+  // when that is longer, so that a client does not come back to another 503.
+  #comeBackS (waitMs: number): number {
+    return clientRetryAfterS(Math.max(waitMs, this.#o.breaker.heldForMs()))
+  }
+
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const quietMs = this.#quietUntil - this.#o.clock.now()
     // Past its own wait (a timer may fire a moment early), a request is still
     // held by a longer pause that another answer asked for meanwhile.
     if (quietMs > 0 && this.#quietUntil > waitedUntil) {
-      throw new UpstreamPausedError(clientRetryAfterS(quietMs), deadline.attempts > 0)
+      throw new UpstreamPausedError(this.#comeBackS(quietMs), deadline.attempts > 0)
     }
     let ticket: CircuitTicket
     try {

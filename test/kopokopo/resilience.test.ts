@@ -217,6 +217,27 @@ t.test('a Retry-After holds back every call to Kopo Kopo until it runs out, at m
   t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200)
 })
 
+t.test('a client is told to come back when the open circuit lets calls out, when that is after Kopo Kopo\'s pause', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CIRCUIT_FAILURE_THRESHOLD: '1', CIRCUIT_RESET_MS: '10000', UPSTREAM_RETRIES: '0' })
+  const other = 'aaaaaaaa-0000-4000-8000-0000000000ff'
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.links.set(other, upstreamLink(other))
+  fake.enqueue('status', { status: 429, headers: { 'retry-after': '2' } })
+  const told = await app.inject(url)
+  t.equal(told.statusCode, 503)
+  t.equal(told.headers['retry-after'], '10', 'the 429 opened the circuit for 10 s, longer than the 2 s asked')
+  const paused = await app.inject(`/payment-links/${other}`)
+  t.equal(paused.headers['cache-status'], 'k2-bff; detail=paused')
+  t.equal(paused.headers['retry-after'], '10', 'held by the pause, and after it by the circuit')
+  clock.advance(2_000)
+  const open = await app.inject(`/payment-links/${other}`)
+  t.equal(open.headers['cache-status'], 'k2-bff; detail=circuit-open')
+  t.equal(open.headers['retry-after'], '8')
+  clock.advance(8_000)
+  t.equal((await app.inject(`/payment-links/${other}`)).statusCode, 200, 'the probe')
+  t.equal(fake.calls('status').length, 2)
+})
+
 t.test('a request back from its own Retry-After is still held by a longer pause asked for meanwhile', async t => {
   const a = 'aaaaaaaa-0000-4000-8000-00000000000a'
   const c = 'aaaaaaaa-0000-4000-8000-00000000000c'
