@@ -86,14 +86,26 @@ export const paymentLinkRouteSchema = {
 }
 
 const paymentLinkRoutes: FastifyPluginAsyncTypebox<{ service: PaymentLinkService }> = async (app, { service }) => {
-  app.get(PAYMENT_LINK_ROUTE, {
+  const options = {
     schema: paymentLinkRouteSchema,
     ...(app.requireApiKey === undefined ? {} : { preHandler: app.requireApiKey })
-  }, (request, reply) => {
-    // Not an async function: a cache hit is answered without a promise.
-    const answer = service.get(request.params.id.toLowerCase())
-    return answer instanceof Promise ? answer.then(a => respondAfterWait(request, reply, a)) : respond(request, reply, answer)
-  })
+  }
+  // HEAD is its own route rather than Fastify's exposed one, which sets
+  // `Content-Length: 0` on a 304 (RFC 9110 §8.6: only the 200's length may be
+  // sent there). Declared as HEAD, the API document leaves it out, as before.
+  for (const method of ['GET', 'HEAD'] as const) {
+    app.route({
+      method,
+      url: PAYMENT_LINK_ROUTE,
+      ...options,
+      exposeHeadRoute: false,
+      handler: (request, reply) => {
+        // Not an async function: a cache hit is answered without a promise.
+        const answer = service.get(request.params.id.toLowerCase())
+        return answer instanceof Promise ? answer.then(a => respondAfterWait(request, reply, a)) : respond(request, reply, answer)
+      }
+    })
+  }
 }
 
 /** After waiting on Kopo Kopo, the client may be gone: no answer reaches it, but the access log hears of it. */

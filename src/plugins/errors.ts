@@ -36,7 +36,9 @@ export default fp(async function errorsPlugin (app: FastifyInstance, options: { 
     const url = targetPath(request.url)
     const allow = METHODS.filter(method => app.findRoute({ method, url }) !== null)
     if (allow.length > 0 && !allow.includes(request.method)) throw new MethodNotAllowedError(request.method, allow.join(', '))
-    throw new NotFoundError(request.method, shownPath(request.url))
+    // A HEAD answer carries the GET's Content-Length, so the problem it leaves
+    // out must be the GET's, byte for byte.
+    throw new NotFoundError(request.method === 'HEAD' ? 'GET' : request.method, shownPath(request.url))
   })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })
 

@@ -76,13 +76,21 @@ export default fp(async function swaggerPlugin (app: FastifyInstance, options: {
   // served with a validator: a client or code generator that checks for a new
   // version gets a 304, not 19 KB again. `no-cache`: it changes with a deploy.
   let document: { body: string, etag: string } | undefined
-  app.get('/openapi.json', { schema: { hide: true } }, async (request, reply) => {
-    if (document === undefined) {
-      const body = JSON.stringify(app.swagger())
-      document = { body, etag: etagFor(Buffer.from(body)) }
+  // HEAD declared with GET, not Fastify's exposed HEAD route, which sets
+  // `Content-Length: 0` on a 304 (see payment-links/route.ts).
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/openapi.json',
+    schema: { hide: true },
+    exposeHeadRoute: false,
+    handler: async (request, reply) => {
+      if (document === undefined) {
+        const body = JSON.stringify(app.swagger())
+        document = { body, etag: etagFor(Buffer.from(body)) }
+      }
+      reply.header('etag', document.etag).header('cache-control', 'no-cache')
+      if (matchesEtag(request.headers['if-none-match'], document.etag)) return await reply.code(304).send()
+      return await reply.type('application/json; charset=utf-8').send(document.body)
     }
-    reply.header('etag', document.etag).header('cache-control', 'no-cache')
-    if (matchesEtag(request.headers['if-none-match'], document.etag)) return await reply.code(304).send()
-    return await reply.type('application/json; charset=utf-8').send(document.body)
   })
 }, { name: 'swagger' })

@@ -231,6 +231,35 @@ t.test('HEAD answers the headers without a body', async t => {
   t.match(res.headers.etag, /^"[\w-]{27}"$/)
 })
 
+t.test('HEAD answers carry the GET\'s headers: no Content-Length on a 304, the GET\'s length on a 200 and a 404', async t => {
+  // RFC 9110 §8.6 and §9.3.2. Fastify's own HEAD route set `Content-Length: 0`
+  // on a 304, and a 404 named the method, which made its problem a byte longer.
+  const { app, fake } = await buildTestApp(t)
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const link = `/payment-links/${ACTIVE_ID}`
+  const etag = String((await app.inject(link)).headers.etag)
+  const docEtag = String((await app.inject('/openapi.json')).headers.etag)
+  const requests = [
+    { url: link },
+    { url: link, headers: { 'if-none-match': etag } },
+    { url: '/openapi.json' },
+    { url: '/openapi.json', headers: { 'if-none-match': docEtag } },
+    { url: '/nowhere' }
+  ]
+  const volatile = new Set(['x-request-id', 'date', 'x-ratelimit-remaining'])
+  for (const request of requests) {
+    const get = await app.inject({ method: 'GET', ...request })
+    const head = await app.inject({ method: 'HEAD', ...request })
+    const what = `${request.url}${request.headers === undefined ? '' : ' with If-None-Match'}: ${get.statusCode}`
+    t.equal(head.statusCode, get.statusCode, what)
+    t.equal(head.body, '', what)
+    const named = (res: typeof get) => Object.fromEntries(Object.entries(res.headers).filter(([name]) => !volatile.has(name)))
+    t.strictSame(named(head), named(get), what)
+    if (get.statusCode === 304) t.equal(head.headers['content-length'], undefined, `${what} has no Content-Length`)
+    else t.equal(head.headers['content-length'], String(Buffer.byteLength(get.body)), `${what}: the GET's length`)
+  }
+})
+
 /** The document with its (unused) `data.type` set to another value. */
 function withType (document: unknown, type: unknown): unknown {
   const { data } = document as { data: Record<string, unknown> }
