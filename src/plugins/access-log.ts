@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { MAX_CLIENT_LENGTH } from '../client-address.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { UpstreamTrace } from '../payment-links/service.js'
 import { shownPath } from '../request-target.js'
@@ -33,8 +34,6 @@ export interface Answered {
   upstream: UpstreamTrace | null | undefined
 }
 
-const MAX_CLIENT_LENGTH = 64
-
 // What proxies log for a client that closed the connection before the answer.
 const ABANDONED = 499
 
@@ -59,8 +58,7 @@ export default fp(async function accessLogPlugin (app: FastifyInstance, options:
       // a secret there (an API key, a token), or in an absolute URL's
       // userinfo, must not have it written to the logs.
       path: shownPath(line.url),
-      // An address is at most 45 characters; with TRUST_PROXY=true a client
-      // may write anything in X-Forwarded-For, which must not flood the log.
+      // Not flooded with what a client may write as its address (client-address.ts).
       ...(line.client === undefined ? {} : { client: line.client.slice(0, MAX_CLIENT_LENGTH) }),
       status,
       ...(status === ABANDONED ? { abandoned: true } : {}),

@@ -86,6 +86,17 @@ t.test('a client address a trusted proxy writes with its port is keyed without i
   t.equal((await via('198.51.100.8:51234')).statusCode, 200, 'another address has its own budget')
 })
 
+t.test('with TRUST_PROXY=true, a budget is keyed by at most 64 characters of what a client wrote as its address', async t => {
+  // 10,000 budgets keyed by 15 KB values ran the heap out.
+  const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', TRUST_PROXY: 'true' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const via = (client: string) => app.inject({ url, remoteAddress: '192.0.2.1', headers: { 'x-forwarded-for': client } })
+  const written = 'x'.repeat(64)
+  t.equal((await via(`${written}${'a'.repeat(8000)}`)).statusCode, 200)
+  t.equal((await via(`${written}${'b'.repeat(8000)}`)).statusCode, 429, 'the same first 64 characters, the same budget')
+  t.equal((await via(`${'x'.repeat(63)}y`)).statusCode, 200, 'another 64 characters, another budget')
+})
+
 t.test('RATE_LIMIT_CLIENTS bounds the budgets kept: the least recently seen client starts afresh', async t => {
   const { app, fake } = await buildTestApp(t, { RATE_LIMIT_MAX: '1', RATE_LIMIT_CLIENTS: '2' })
   fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
