@@ -92,9 +92,11 @@ export class UpstreamAuthError extends AppError {
 }
 
 export class UpstreamTimeoutError extends AppError {
-  constructor (timeoutMs: number) {
+  /** reason: for the operator's log line, when the deadline ran out before a call could go out. */
+  constructor (timeoutMs: number, reason?: string) {
     super(504, 'UPSTREAM_TIMEOUT', 'Kopo Kopo did not answer in time', {
-      detail: `Kopo Kopo did not answer within ${timeoutMs} ms.`
+      detail: `Kopo Kopo did not answer within ${timeoutMs} ms.`,
+      reason
     })
   }
 }

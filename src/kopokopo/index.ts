@@ -6,6 +6,7 @@ import type { Config } from '../config.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { CircuitBreaker, type CircuitChange } from './circuit-breaker.js'
 import { KopoKopoClient } from './client.js'
+import { Slots } from './slots.js'
 import { TokenProvider } from './token-provider.js'
 import { Upstream } from './upstream.js'
 
@@ -41,8 +42,11 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
       logCircuit(deps.log, change, config.circuit.resetMs)
     }
   })
+  const slots = new Slots(config.upstream.connections)
+  metrics.watchUpstreamQueue(slots)
   const upstream = new Upstream({
     dispatcher,
+    slots,
     baseUrl: config.upstream.baseUrl,
     retries: config.upstream.retries,
     breaker,

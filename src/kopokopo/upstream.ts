@@ -7,6 +7,7 @@ import { UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, Up
 import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
 import { within, type Deadline } from './deadline.js'
 import { backoffMs, clientRetryAfterS, MAX_CLIENT_RETRY_AFTER_S, parseRetryAfterMs } from './retry.js'
+import type { Slots } from './slots.js'
 
 /** Kopo Kopo answers are small JSON documents; anything bigger is refused unread. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -37,6 +38,8 @@ export interface UpstreamRequest {
 
 export interface UpstreamOptions {
   dispatcher: Dispatcher
+  /** One for each of the dispatcher's connections: calls beyond them wait here, not in undici (slots.ts). */
+  slots: Slots
   baseUrl: string
   retries: number
   breaker: CircuitBreaker
@@ -106,6 +109,28 @@ export class Upstream {
     }
   }
 
+  /** Throws when a pause, or the open circuit, holds calls back now. */
+  #mayCall (deadline: Deadline, waitedUntil: number): void {
+    const quietMs = this.#quietUntil - this.#o.clock.now()
+    // Past its own wait (a timer may fire a moment early), a request is still
+    // held by a longer pause that another answer asked for meanwhile.
+    if (quietMs > 0 && this.#quietUntil > waitedUntil) {
+      throw new UpstreamPausedError(this.#comeBackS(quietMs), deadline.attempts > 0)
+    }
+    const heldMs = this.#o.breaker.heldForMs()
+    if (heldMs > 0) throw circuitOpen(heldMs, deadline)
+  }
+
+  /** The circuit's ticket for a call going out now (the probe, when it is half-open). */
+  #ticket (deadline: Deadline): CircuitTicket {
+    try {
+      return this.#o.breaker.acquire()
+    } catch (err) {
+      if (!(err instanceof CircuitOpenError)) throw err
+      throw circuitOpen(err.retryAfterMs, deadline)
+    }
+  }
+
   // The Retry-After a client is given: Kopo Kopo's wait, or the open circuit's
   // when that is longer, so that a client does not come back to another 503.
   #comeBackS (waitMs: number): number {
@@ -113,28 +138,34 @@ export class Upstream {
   }
 
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
-    const quietMs = this.#quietUntil - this.#o.clock.now()
-    // Past its own wait (a timer may fire a moment early), a request is still
-    // held by a longer pause that another answer asked for meanwhile.
-    if (quietMs > 0 && this.#quietUntil > waitedUntil) {
-      throw new UpstreamPausedError(this.#comeBackS(quietMs), deadline.attempts > 0)
-    }
+    const { slots } = this.#o
+    this.#mayCall(deadline, waitedUntil)
+    const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free'))
+    let holding = waiting === undefined
     let ticket: CircuitTicket
     try {
-      ticket = this.#o.breaker.acquire()
+      if (waiting !== undefined) {
+        await waiting
+        holding = true
+        // A pause or the circuit may have begun while the call waited for a connection.
+        this.#mayCall(deadline, waitedUntil)
+      }
+      // Taken when the call goes, not before it waited: no call goes out once the circuit is open.
+      ticket = this.#ticket(deadline)
     } catch (err) {
-      if (!(err instanceof CircuitOpenError)) throw err
-      throw new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(err.retryAfterMs),
-        undefined, deadline.attempts > 0)
+      if (holding) slots.release()
+      throw err
     }
     deadline.attempts++
     const started = performance.now()
     const seconds = () => (performance.now() - started) / 1000
+    const exchange = this.#exchange(request, deadline)
     let response: UpstreamResponse
     try {
-      response = await this.#request(request, deadline, started)
+      response = await this.#answer(exchange, deadline, started)
     } catch (err) {
       this.#o.breaker.failure(ticket)
+      this.#freeSlot(exchange)
       if (deadline.expired) {
         this.#o.observe?.(call, 'timeout', seconds())
         throw new UpstreamTimeoutError(deadline.timeoutMs)
@@ -149,17 +180,40 @@ export class Upstream {
     const outcome = classify(response.status)
     if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
+    this.#freeSlot(exchange)
     this.#o.observe?.(call, outcome, seconds())
     return response
   }
 
-  async #request (request: UpstreamRequest, deadline: Deadline, started: number): Promise<UpstreamResponse> {
+  /**
+   * Frees the call's slot once undici is done with its request: at once for an
+   * answer, after the deadline for a handshake still under way. Called after
+   * the outcome counted, so a call waiting for the slot sees the circuit the
+   * outcome may have opened.
+   */
+  #freeSlot (exchange: Promise<unknown>): void {
+    exchange.then(this.#release, this.#release)
+  }
+
+  async #answer (exchange: Promise<Exchange>, deadline: Deadline, started: number): Promise<UpstreamResponse> {
     // undici acts on the abort only once the request is on a connection. One
     // still waiting for its connection (a DNS lookup or handshake that never
     // completes) would outlive the deadline until the connect timeout, which
     // undici fires on its half-second timer tick; so the wait itself ends at
-    // the deadline. undici drops the request if the connection comes later.
-    const { statusCode, headers, body } = await within(this.#o.dispatcher.request({
+    // the deadline.
+    const { statusCode, headers, read } = await within(exchange, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
+    // Only a success is read for what its body says. Of any other answer the
+    // status decides, and its body serves the log at most: a 404 of a megabyte
+    // of HTML is still a 404, and a 503 or 401 still retried.
+    if (read === undefined && statusCode >= 200 && statusCode < 300) throw new TooLargeError(statusCode)
+    return { status: statusCode, headers, body: read ?? NO_BODY, durationMs: performance.now() - started }
+  }
+
+  readonly #release = (): void => { this.#o.slots.release() }
+
+  /** One request to Kopo Kopo and its answer. */
+  async #exchange (request: UpstreamRequest, deadline: Deadline): Promise<Exchange> {
+    const { statusCode, headers, body } = await this.#o.dispatcher.request({
       origin: this.#o.baseUrl,
       path: request.path,
       method: request.method,
@@ -174,18 +228,25 @@ export class Upstream {
       signal: deadline.events,
       headersTimeout: 0,
       bodyTimeout: 0
-    }), deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
+    })
     const declared = Number(headers['content-length'])
-    const read = declared > MAX_BODY_BYTES ? discard(body) : await readCapped(body)
-    // Only a success is read for what its body says. Of any other answer the
-    // status decides, and its body serves the log at most: a 404 of a megabyte
-    // of HTML is still a 404, and a 503 or 401 still retried.
-    if (read === undefined && statusCode >= 200 && statusCode < 300) throw new TooLargeError(statusCode)
-    return { status: statusCode, headers, body: read ?? NO_BODY, durationMs: performance.now() - started }
+    return { statusCode, headers, read: declared > MAX_BODY_BYTES ? discard(body) : await readCapped(body) }
   }
 }
 
 const NO_BODY = Buffer.alloc(0)
+
+/** An answer as undici gave it, its body read up to MAX_BODY_BYTES (undefined past them). */
+interface Exchange {
+  statusCode: number
+  headers: IncomingHttpHeaders
+  read: Buffer | undefined
+}
+
+function circuitOpen (retryAfterMs: number, deadline: Deadline): UpstreamUnavailableError {
+  return new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(retryAfterMs),
+    undefined, deadline.attempts > 0)
+}
 
 /** A body not to be read: dropped, with its connection. */
 function discard (body: Readable): undefined {

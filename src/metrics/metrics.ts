@@ -43,6 +43,7 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
   const cacheCounts: Record<CacheEvent, number> = { hit: 0, miss: 0, stale: 0, collapsed: 0 }
   const refusedCounts = new Map<number, number>()
   let cache: CacheOccupancy = { size: 0, bytes: 0 }
+  let upstreamQueue: { readonly waiting: number } = { waiting: 0 }
   const metrics = {
     registry,
     httpRequests: new Counter({
@@ -107,6 +108,12 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers
     }),
+    upstreamWaiting: new Gauge({
+      name: `${PREFIX}upstream_waiting`,
+      help: 'Calls to Kopo Kopo waiting for one of the UPSTREAM_CONNECTIONS to come free.',
+      registers,
+      collect () { this.set(upstreamQueue.waiting) }
+    }),
     tokenFetches: new Counter({
       name: `${PREFIX}token_fetches_total`,
       help: 'Access token fetches that reached Kopo Kopo (each may take several attempts).',
@@ -136,6 +143,9 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
     /** The cache whose occupancy the gauges report. */
     watchCache (source: CacheOccupancy): void {
       cache = source
+    },
+    watchUpstreamQueue (source: { readonly waiting: number }): void {
+      upstreamQueue = source
     },
     countCacheEvent (result: CacheEvent): void {
       cacheCounts[result]++

@@ -5,8 +5,8 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import t from 'tap'
 import { Agent, type Dispatcher } from 'undici'
-import { buildTestApp, problem, type Teardown } from '../helpers/app.js'
-import { upstreamLink } from '../helpers/fake-kopokopo.js'
+import { buildTestApp, problem, sample, type Teardown } from '../helpers/app.js'
+import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const ids = Array.from({ length: 12 }, (_, i) => `dddddddd-0000-4000-8000-${String(i).padStart(12, '0')}`)
 
@@ -32,6 +32,76 @@ t.test('UPSTREAM_CONNECTIONS caps the connections to Kopo Kopo under concurrency
   const connections = new Set(fake.requests.map(r => r.port)).size
   t.ok(connections > 1, `${connections} connections: concurrent calls do spread out`)
   t.ok(connections <= 3, `${connections} connections: never more than the cap`)
+})
+
+t.test('calls beyond UPSTREAM_CONNECTIONS wait in the service: once the circuit opens, none of them goes out', async t => {
+  // undici's own queue kept them: each went out when a connection freed up,
+  // the circuit open, and each one aborted there cost a connection.
+  const { app, fake } = await buildTestApp(t, {
+    UPSTREAM_CONNECTIONS: '2', UPSTREAM_TIMEOUT_MS: '1000', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '1'
+  })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a token, and a connection')
+  const hung = gate()
+  t.teardown(() => hung.open())
+  fake.always('status', { until: hung.promise })
+  const first = ids.slice(1, 3).map(async id => await app.inject(`/payment-links/${id}`))
+  await fake.received('status', 3)
+  // Later, so that they still have time left when the first two time out and open the circuit.
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const queued = ids.slice(3).map(async id => await app.inject(`/payment-links/${id}`))
+  t.strictSame((await Promise.all(first)).map(res => res.statusCode), [504, 504])
+  const held = await Promise.all(queued)
+  t.strictSame(held.map(res => res.statusCode), queued.map(() => 503), 'held back by the open circuit')
+  t.ok(held.every(res => res.headers['cache-status'] === 'k2-bff; detail=circuit-open'), 'and no call went out for them')
+  t.equal(fake.calls('status').length, 3, 'Kopo Kopo saw only the calls the connections carried')
+  const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
+  t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 2', 'only calls that went out count as attempts')
+})
+
+t.test('a call that waited for a connection past its deadline is a 504 that names why in the log, and no attempt', async t => {
+  // The slot is the connection's until undici is done with its request, which
+  // for a handshake still under way comes after the deadline: here the first
+  // status call reaches undici (and Kopo Kopo) only when the test says.
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  const handOver = gate()
+  t.teardown(() => handOver.open())
+  const dispatched = gate()
+  let statusCalls = 0
+  const dispatcher = {
+    request: async (options: Dispatcher.RequestOptions) => {
+      if (options.path.startsWith('/api/v2/payment_links/') && statusCalls++ === 0) {
+        dispatched.open()
+        await handOver.promise
+      }
+      return await agent.request(options)
+    }
+  } as unknown as Dispatcher
+  const { app, fake, logs } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '500', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' }, { dispatcher })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  const carried = app.inject(`/payment-links/${ids[1]!}`)
+  await dispatched.promise
+  const waiting = app.inject({ url: `/payment-links/${ids[2]!}`, headers: { 'x-request-id': 'waited-for-a-connection' } })
+  const gauge = async (): Promise<number | undefined> => sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_waiting'), 'k2bff_upstream_waiting')
+  let shown = await gauge()
+  for (let turns = 0; shown === 0 && turns < 10_000; turns++) {
+    await new Promise(resolve => setImmediate(resolve))
+    shown = await gauge()
+  }
+  t.equal(shown, 1, 'k2bff_upstream_waiting shows the call waiting')
+  const waited = await waiting
+  t.equal(await gauge(), 0)
+  t.equal(waited.statusCode, 504)
+  t.equal(waited.headers['cache-status'], 'k2-bff; fwd=miss; detail=timeout')
+  const line = logs.lines.find(l => l.requestId === 'waited-for-a-connection' && l.level === 40)
+  t.equal(line?.reason, 'no connection to Kopo Kopo came free')
+  t.equal((await carried).statusCode, 504, 'the call on the connection had its deadline too')
+  t.equal(fake.calls('status').length, 0, 'the waiting call never reached Kopo Kopo')
+  const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
+  t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 1', 'nor counts as an attempt')
+  handOver.open()
+  t.equal((await app.inject(`/payment-links/${ids[3]!}`)).statusCode, 200, 'once undici is done with the held call, its slot serves the next')
 })
 
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {

@@ -1,0 +1,89 @@
+import type { Deadline } from './deadline.js'
+
+interface Waiter {
+  deadline: Deadline
+  resolve: () => void
+  onAbort: () => void
+  /** Gone: its deadline ran out while it waited. */
+  gone: boolean
+}
+
+/**
+ * At most `size` calls to Kopo Kopo under way at once, one for each of the
+ * pool's connections; the others wait here, in turn, each no longer than its
+ * deadline. undici's pool would queue them as well, but a request aborted while
+ * queued there is still handed a connection when one frees up, and undici then
+ * destroys that connection: with Kopo Kopo slow, every request that timed out
+ * in the queue cost a new connection (a TLS handshake), and the ones that came
+ * through went out near their deadline, the circuit long open, for answers
+ * nobody waited for any more. A call that waited here and gave up never
+ * reached undici, and never counts as an attempt.
+ */
+export class Slots {
+  #free: number
+  // In arrival order from #head; those whose deadline ran out are skipped.
+  #queue: Waiter[] = []
+  #head = 0
+  #waiting = 0
+
+  constructor (size: number) {
+    this.#free = size
+  }
+
+  /** Calls waiting for a slot now. */
+  get waiting (): number {
+    return this.#waiting
+  }
+
+  /**
+   * Takes a slot: at once (undefined) when one is free, else a promise that
+   * resolves when one is handed over and rejects with `onTimeout()` when the
+   * deadline runs out first. The caller must release() every slot it took.
+   */
+  take (deadline: Deadline, onTimeout: () => Error): Promise<void> | undefined {
+    if (this.#free > 0) {
+      this.#free--
+      return undefined
+    }
+    if (deadline.expired) return Promise.reject(onTimeout())
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        deadline,
+        resolve,
+        gone: false,
+        onAbort: () => {
+          waiter.gone = true
+          this.#waiting--
+          reject(onTimeout())
+        }
+      }
+      deadline.events.once('abort', waiter.onAbort)
+      this.#queue.push(waiter)
+      this.#waiting++
+    })
+  }
+
+  /** Gives the slot back: to the call that has waited longest, if one still waits. */
+  release (): void {
+    while (this.#head < this.#queue.length) {
+      const waiter = this.#queue[this.#head++]!
+      if (waiter.gone) continue
+      this.#compact()
+      waiter.deadline.events.off('abort', waiter.onAbort)
+      this.#waiting--
+      waiter.resolve()
+      return
+    }
+    this.#queue = []
+    this.#head = 0
+    this.#free++
+  }
+
+  // Drops the handled front of the queue now and then, rather than shifting the array every time.
+  #compact (): void {
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+}
