@@ -79,8 +79,11 @@ export class UpstreamBadResponseError extends AppError {
 
 /** Kopo Kopo refused our client credentials: an operator must fix the configuration. */
 export class UpstreamAuthError extends AppError {
+  /** Whether a call went out for this request: not when a refusal moments ago is told again (token-provider.ts). */
+  readonly forwarded: boolean
+
   /** `refused` names what Kopo Kopo refused: the client credentials (the token call), or a token it had just issued (the status call). */
-  constructor (upstreamStatus: number, reason: string | undefined, refused: 'credentials' | 'fresh token' = 'credentials') {
+  constructor (upstreamStatus: number, reason: string | undefined, refused: 'credentials' | 'fresh token' = 'credentials', forwarded = true) {
     super(502, 'UPSTREAM_AUTH_REJECTED', 'Kopo Kopo rejected the service credentials', {
       detail: refused === 'credentials'
         ? 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.'
@@ -88,6 +91,7 @@ export class UpstreamAuthError extends AppError {
       upstreamStatus,
       reason
     })
+    this.forwarded = forwarded
   }
 }
 

@@ -40,6 +40,13 @@ export const DEFAULT_TOKEN_LIFETIME_S = 300
 // token in hand, and a failing token endpoint is not called once per request,
 // each of which, succeeding with the old token, would keep the circuit closed.
 const RENEWAL_BACKOFF_MS = 1000
+// After Kopo Kopo refused the credentials, with no token in hand, requests are
+// answered with that refusal without asking again for this long, doubling with
+// each refusal up to a minute: every request would otherwise make a token call,
+// which nothing else slows (a refusal is not a failure to the circuit), and
+// thousands an hour may get the merchant's client throttled or locked.
+const REFUSAL_BACKOFF_MS = 1000
+const MAX_REFUSAL_BACKOFF_MS = 60_000
 
 /**
  * Holds one OAuth client-credentials token in memory. Concurrent callers share
@@ -58,6 +65,8 @@ export class TokenProvider {
   #obtained = false
   #failedRenewals = 0
   #nextRenewalAt = 0
+  // Kopo Kopo's last refusal of the credentials, as told to requests until `until`.
+  #refusal: { status: number, reason: string | undefined, until: number, count: number } | null = null
 
   constructor (options: TokenProviderOptions) {
     this.#o = options
@@ -71,6 +80,8 @@ export class TokenProvider {
     if (token !== null && now < token.renewAt) return token.value
     const valid = token !== null && now < token.expiresAt
     if (valid && (now < this.#nextRenewalAt || !this.#o.mayRenewEarly())) return token.value
+    const refusal = this.#refusal
+    if (!valid && refusal !== null && now < refusal.until) throw new UpstreamAuthError(refusal.status, refusal.reason, 'credentials', false)
     const renewal = this.#renewal()
     if (valid) return token.value
     const fresh = await within(renewal, deadline, () => new UpstreamTimeoutError(deadline.timeoutMs))
@@ -95,10 +106,15 @@ export class TokenProvider {
     if (this.#pending !== null) return this.#pending
     const pending = this.#fetch().finally(() => { this.#pending = null })
     this.#pending = pending
-    pending.catch((err: unknown) => {
+    pending.then(() => { this.#refusal = null }, (err: unknown) => {
+      const now = this.#o.clock.now()
+      if (err instanceof UpstreamAuthError) {
+        const count = (this.#refusal?.count ?? 0) + 1
+        const until = now + Math.min(REFUSAL_BACKOFF_MS * 2 ** (count - 1), MAX_REFUSAL_BACKOFF_MS)
+        this.#refusal = { status: err.upstreamStatus ?? 401, reason: err.reason, until, count }
+      }
       // A request waiting on it has its failure; one renewing early has none to tell.
       const token = this.#token
-      const now = this.#o.clock.now()
       const left = token === null ? 0 : token.expiresAt - now
       if (left <= 0) return
       const retryInMs = Math.min(RENEWAL_BACKOFF_MS * 2 ** this.#failedRenewals++, left / 2)

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { etagFor } from '../etag.js'
 import {
-  AppError, LinkNotFoundError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
+  AppError, LinkNotFoundError, UpstreamAuthError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
@@ -106,7 +106,7 @@ export class PaymentLinkService {
     }
     // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
     // Its status call may have gone out before a token call was held back (after a 401): then it did.
-    const held = 'error' in result && result.error instanceof UpstreamUnavailableError && !result.error.forwarded && result.upstream === undefined
+    const held = 'error' in result && isHeldBack(result.error) && result.upstream === undefined
     // Collapsed onto a call, as Cache-Status says: one held back joined none.
     onCacheEvent?.(collapsed && !held ? 'collapsed' : 'miss')
     if ('error' in result) {
@@ -211,7 +211,14 @@ function join (base: string, param: string): string {
   return param === '' ? base : `${base}; ${param}`
 }
 
+// Errors of a request for which no call went out (nor, then, did its status call):
+// the circuit or a pause held it back, or the credentials were refused moments ago.
+function isHeldBack (error: Error): boolean {
+  return (error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError) && !error.forwarded
+}
+
 function forwardDetail (error: Error): string {
+  if (error instanceof UpstreamAuthError && !error.forwarded) return 'detail=credentials-refused'
   if (error instanceof AppError && error.upstreamStatus !== undefined) return `fwd-status=${error.upstreamStatus}`
   if (error instanceof UpstreamTimeoutError) return 'detail=timeout'
   if (error instanceof UpstreamPausedError) return 'detail=paused'

@@ -175,14 +175,58 @@ t.test('rejected client credentials: 502 without a retry storm, and readiness fa
   t.equal(ready.statusCode, 503)
 })
 
+t.test('refused credentials are told again without a call for 1 s, then 2 s, 4 s... up to a minute; an accepted fetch ends it', async t => {
+  // Every request made a token call: a refusal is no failure to the circuit,
+  // and nothing else slowed them.
+  const { app, fake, clock, logs } = await buildTestApp(t, { UPSTREAM_RETRIES: '0', RATE_LIMIT_MAX: '1000' })
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  fake.always('token', { status: 401, body: '{"error":"invalid_client","error_description":"Client authentication failed"}' })
+  const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
+  const first = await lookup()
+  t.equal(first.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=401')
+  const told = await lookup()
+  t.equal(told.statusCode, 502)
+  t.same(told.json(), problem(told, 'upstream-auth-rejected', 'Kopo Kopo rejected the service credentials', 502, 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.'))
+  t.equal(told.headers['cache-status'], 'k2-bff; detail=credentials-refused', 'no call went out for it')
+  t.match(logs.lines.find(l => l.requestId === told.headers['x-request-id'] && l.level === 40),
+    { code: 'UPSTREAM_AUTH_REJECTED', upstreamStatus: 401, reason: 'invalid_client: Client authentication failed' })
+  t.equal((await app.inject('/health/ready')).statusCode, 503, 'readiness hears the same refusal')
+  t.equal(fake.calls('token').length, 1)
+  // Each refusal doubles the wait before the next call: 1 s, 2 s, 4 s, ...
+  const calls: number[] = []
+  const statuses = new Set<number>()
+  for (let second = 1; second <= 200; second++) {
+    clock.advance(1000)
+    statuses.add((await lookup()).statusCode)
+    if (fake.calls('token').length > calls.length + 1) calls.push(second)
+  }
+  t.strictSame([...statuses], [502])
+  t.strictSame(calls, [1, 3, 7, 15, 31, 63, 123, 183], 'calls after 1, 2, 4, 8, 16, 32, then every 60 s')
+  t.equal(fake.calls('status').length, 0)
+
+  fake.always('token', undefined)
+  clock.advance(60_000)
+  t.equal((await lookup()).statusCode, 200, 'accepted again')
+  fake.always('token', { status: 401 })
+  fake.revoke(fake.issued.at(-1)!)
+  t.equal((await app.inject('/payment-links/aaaaaaaa-0000-4000-8000-0000000000ff')).statusCode, 502, 'the token refused, the credentials too')
+  const calls2 = fake.calls('token').length
+  clock.advance(1000)
+  await app.inject('/payment-links/aaaaaaaa-0000-4000-8000-0000000000fe')
+  t.equal(fake.calls('token').length, calls2 + 1, 'after an accepted fetch the wait starts again from 1 s')
+})
+
 t.test('an error answer that echoes the token request does not bring the secret to the log, in any form it was sent', async t => {
   // Characters that change when the form body is encoded.
   const secret = 'not/so+secret=value &more'
-  const { app, fake, logs } = await buildTestApp(t, { K2_CLIENT_SECRET: secret, UPSTREAM_RETRIES: '0' })
+  const { app, fake, logs, clock } = await buildTestApp(t, { K2_CLIENT_SECRET: secret, UPSTREAM_RETRIES: '0' })
   const sent = new URLSearchParams({ client_id: TEST_CLIENT_ID, client_secret: secret, grant_type: 'client_credentials' }).toString()
   const echo = JSON.stringify({ error: 'invalid_client', error_description: `bad request: ${sent}` })
   fake.enqueue('token', { status: 401, body: echo }, { status: 500, body: echo })
-  for (const status of [502, 502]) t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, status)
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 502)
+  // Past the second during which the refusal is told again without a call.
+  clock.advance(1000)
+  t.equal((await app.inject(`/payment-links/${ACTIVE_ID}`)).statusCode, 502)
   t.same(fake.calls('token').map(r => r.body), [sent, sent], 'the secret went out form-encoded')
   const reasons = logs.lines.filter(l => l.level === 40 && typeof l.reason === 'string').map(l => l.reason)
   t.equal(reasons.length, 2)
