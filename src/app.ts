@@ -30,6 +30,9 @@ import swagger from './plugins/swagger.js'
 import { requestIdFor } from './request-id.js'
 import { announcesBody, hostFault } from './request-framing.js'
 
+// The `close` option among a Connection header's (RFC 9112 §9.6).
+const CLOSE_OPTION = /(?:^|,)\s*close\s*(?:,|$)/i
+
 export interface AppDeps {
   /** Transport to Kopo Kopo; by default a keep-alive pool owned (and closed) by the app. */
   dispatcher?: Dispatcher
@@ -141,6 +144,9 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
   app.server.timeout = 0
   app.server.on('connection', (socket: Socket) => { socket.setTimeout(idleMs) })
   app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Node keeps an HTTP/1.0 connection whose request asks for keep-alive even
+    // when it says close too; RFC 9112 §9.3 puts close first.
+    if (req.httpVersionMinor === 0 && res.shouldKeepAlive && CLOSE_OPTION.test(req.headers.connection ?? '')) res.shouldKeepAlive = false
     if (answerHit(req, res)) {
       if (req.socket.writableLength > 0) req.socket.setTimeout(idleMs)
     } else {

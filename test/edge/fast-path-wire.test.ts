@@ -84,3 +84,21 @@ for (const env of configs) {
     }
   })
 }
+
+t.test('an HTTP/1.0 request that says keep-alive and close too has its connection closed, on both paths (RFC 9112 9.3)', async t => {
+  const built = await buildTestApp(t)
+  built.fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  await built.app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = built.app.server.address() as { port: number }
+  await exchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  for (const target of [path, `${path}?`, '/health/live']) {
+    for (const connection of ['keep-alive, close', 'close, keep-alive', 'Keep-Alive,Close']) {
+      const answer = await exchange(port, `GET ${target} HTTP/1.0\r\nConnection: ${connection}\r\n\r\n${CLOSE}`)
+      const name = `${target} with Connection: ${connection}`
+      t.equal(answer.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, `${name}: one answer, the connection then closed`)
+      t.match(answer, /\r\nconnection: close\r\n/i, name)
+    }
+  }
+  const kept = await exchange(port, `GET ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n${CLOSE}`)
+  t.equal(kept.match(/HTTP\/1\.1 \d{3} /g)?.length, 2, 'keep-alive alone keeps it')
+})
