@@ -108,7 +108,9 @@ export class TokenProvider {
     this.#pending = pending
     pending.then(() => { this.#refusal = null }, (err: unknown) => {
       const now = this.#o.clock.now()
-      if (err instanceof UpstreamAuthError) {
+      const held = this.#token
+      // Only a refusal with no token in hand: one of an early renewal is no request's answer.
+      if (err instanceof UpstreamAuthError && (held === null || held.expiresAt <= now)) {
         const count = (this.#refusal?.count ?? 0) + 1
         const until = now + Math.min(REFUSAL_BACKOFF_MS * 2 ** (count - 1), MAX_REFUSAL_BACKOFF_MS)
         this.#refusal = { status: err.upstreamStatus ?? 401, reason: err.reason, until, count }

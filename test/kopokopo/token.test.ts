@@ -216,6 +216,31 @@ t.test('refused credentials are told again without a call for 1 s, then 2 s, 4 s
   t.equal(fake.calls('token').length, calls2 + 1, 'after an accepted fetch the wait starts again from 1 s')
 })
 
+t.test('refused early renewals, a token in hand, do not hold back the fetch once it has expired', async t => {
+  // They had counted as refusals: a refused renewal in the token's last minute
+  // left the requests after its expiry with a 502 and no call for a minute.
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '0', UPSTREAM_RETRIES: '0', RATE_LIMIT_MAX: '100000' })
+  fake.tokenTtlSeconds = 3600
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID))
+  const lookup = async () => await app.inject(`/payment-links/${ACTIVE_ID}`)
+  t.equal((await lookup()).statusCode, 200)
+  clock.advance(3600_000 - 60_000)
+  fake.always('token', { status: 401 })
+  const statuses = new Set<number>()
+  for (let second = 0; second < 59; second++) {
+    statuses.add((await lookup()).statusCode)
+    clock.advance(1000)
+  }
+  t.strictSame([...statuses], [200], 'the token in hand serves while its renewals are refused')
+  t.ok(fake.calls('token').length > 5, `${fake.calls('token').length - 1} renewals refused`)
+  clock.advance(2000)
+  fake.always('token', undefined)
+  const calls = fake.calls('token').length
+  const expired = await lookup()
+  t.equal(expired.statusCode, 200, 'the first request with no token in hand fetches one')
+  t.equal(fake.calls('token').length, calls + 1)
+})
+
 t.test('an error answer that echoes the token request does not bring the secret to the log, in any form it was sent', async t => {
   // Characters that change when the form body is encoded.
   const secret = 'not/so+secret=value &more'
