@@ -96,12 +96,16 @@ export class UpstreamAuthError extends AppError {
 }
 
 export class UpstreamTimeoutError extends AppError {
+  /** Whether a call went out for this request: not when it waited for a connection past its deadline. */
+  readonly forwarded: boolean
+
   /** reason: for the operator's log line, when the deadline ran out before a call could go out. */
-  constructor (timeoutMs: number, reason?: string) {
+  constructor (timeoutMs: number, reason?: string, forwarded = true) {
     super(504, 'UPSTREAM_TIMEOUT', 'Kopo Kopo did not answer in time', {
       detail: `Kopo Kopo did not answer within ${timeoutMs} ms.`,
       reason
     })
+    this.forwarded = forwarded
   }
 }
 

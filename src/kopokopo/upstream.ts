@@ -140,7 +140,7 @@ export class Upstream {
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const { slots } = this.#o
     this.#mayCall(deadline, waitedUntil)
-    const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free'))
+    const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free', deadline.attempts > 0))
     let holding = waiting === undefined
     let ticket: CircuitTicket
     try {

@@ -212,9 +212,10 @@ function join (base: string, param: string): string {
 }
 
 // Errors of a request for which no call went out (nor, then, did its status call):
-// the circuit or a pause held it back, or the credentials were refused moments ago.
+// the circuit or a pause held it back, the credentials were refused moments
+// ago, or its deadline ended while it waited for a connection.
 function isHeldBack (error: Error): boolean {
-  return (error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError) && !error.forwarded
+  return (error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError || error instanceof UpstreamTimeoutError) && !error.forwarded
 }
 
 function forwardDetail (error: Error): string {
