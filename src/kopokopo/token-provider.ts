@@ -108,16 +108,15 @@ export class TokenProvider {
     this.#pending = pending
     pending.then(() => { this.#refusal = null }, (err: unknown) => {
       const now = this.#o.clock.now()
-      const held = this.#token
+      const token = this.#token
+      const left = token === null ? 0 : token.expiresAt - now
       // Only a refusal with no token in hand: one of an early renewal is no request's answer.
-      if (err instanceof UpstreamAuthError && (held === null || held.expiresAt <= now)) {
+      if (err instanceof UpstreamAuthError && left <= 0) {
         const count = (this.#refusal?.count ?? 0) + 1
         const until = now + Math.min(REFUSAL_BACKOFF_MS * 2 ** (count - 1), MAX_REFUSAL_BACKOFF_MS)
         this.#refusal = { status: err.upstreamStatus ?? 401, reason: err.reason, until, count }
       }
       // A request waiting on it has its failure; one renewing early has none to tell.
-      const token = this.#token
-      const left = token === null ? 0 : token.expiresAt - now
       if (left <= 0) return
       const retryInMs = Math.min(RENEWAL_BACKOFF_MS * 2 ** this.#failedRenewals++, left / 2)
       this.#nextRenewalAt = now + retryInMs

@@ -2,7 +2,8 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { etagFor } from '../etag.js'
 import {
-  AppError, LinkNotFoundError, UpstreamAuthError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError, isUpstreamOutage
+  AppError, LinkNotFoundError, UpstreamAuthError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError,
+  UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
@@ -104,7 +105,7 @@ export class PaymentLinkService {
       const age = Math.ceil((now - cached.freshUntil) / 1000)
       return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
     }
-    // `fwd` says the request went forward (RFC 9211); one the circuit or a pause held back did not.
+    // `fwd` says the request went forward (RFC 9211); one held back (isHeldBack) did not.
     // Its status call may have gone out before a token call was held back (after a 401): then it did.
     const held = 'error' in result && isHeldBack(result.error) && result.upstream === undefined
     // Collapsed onto a call, as Cache-Status says: one held back joined none.
