@@ -80,7 +80,7 @@ export const paymentLinkRouteSchema = {
         headers: BUDGETED
       },
       503: { description: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached.', headers: { ...BUDGETED, ...RETRY_AFTER } },
-      504: { description: 'Kopo Kopo did not answer in time.', headers: BUDGETED }
+      504: { description: 'Kopo Kopo did not answer in time, or no connection to it came free in time.', headers: BUDGETED }
     })
   }
 }
