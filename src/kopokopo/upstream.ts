@@ -69,6 +69,10 @@ export class Upstream {
   // 503): no request calls it before then, every call after the one that was
   // told counting against whatever limit it is enforcing.
   #quietUntil = 0
+  // How long a status call Kopo Kopo answered has taken lately: an average
+  // that follows about the last sixteen (token calls, rare and quick, would
+  // only pull it down). 0 until one is answered.
+  #typicalMs = 0
 
   constructor (options: UpstreamOptions) {
     this.#o = options
@@ -149,6 +153,12 @@ export class Upstream {
         holding = true
         // A pause or the circuit may have begun while the call waited for a connection.
         this.#mayCall(deadline, waitedUntil)
+        // With less time left than a call takes lately, it would be cut off on its
+        // connection, which undici then closes, for an answer nobody waits for:
+        // under overload every call that waited long went out so, and none came back.
+        if (deadline.remaining() < this.#typicalMs) {
+          throw new UpstreamTimeoutError(deadline.timeoutMs, 'too little time left after waiting for a connection to Kopo Kopo', deadline.attempts > 0)
+        }
       }
       // Taken when the call goes, not before it waited: no call goes out once the circuit is open.
       ticket = this.#ticket(deadline)
@@ -178,6 +188,7 @@ export class Upstream {
       return new AttemptError('Kopo Kopo could not be reached.', true, undefined, transportReason(err))
     }
     const outcome = classify(response.status)
+    if (call === 'status') this.#typicalMs = this.#typicalMs === 0 ? response.durationMs : this.#typicalMs + (response.durationMs - this.#typicalMs) / 16
     if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
     this.#freeSlot(exchange)

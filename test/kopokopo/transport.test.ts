@@ -104,6 +104,25 @@ t.test('a call that waited for a connection past its deadline is a 504 that name
   t.equal((await app.inject(`/payment-links/${ids[3]!}`)).statusCode, 200, 'once undici is done with the held call, its slot serves the next')
 })
 
+t.test('a call that waited for a connection goes out only with the time a call takes lately still left', async t => {
+  // Sent with less, it was cut off on its connection at the deadline (which
+  // undici then closes), for an answer nobody waited for.
+  const { app, fake, logs } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  fake.always('status', { delayMs: 500 })
+  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  // One connection: the calls go one after another, 500 ms each. The fourth has
+  // waited 1,500 ms, and 300 ms are left of its 1,800.
+  const answers = await Promise.all(ids.slice(1, 5).map(async (id, i) =>
+    await app.inject({ url: `/payment-links/${id}`, headers: { 'x-request-id': `in-turn-${i}` } })))
+  t.strictSame(answers.map(res => res.statusCode), [200, 200, 200, 504])
+  t.equal(answers[3]!.headers['cache-status'], 'k2-bff; detail=timeout', 'no call went out for the last')
+  t.equal(logs.lines.find(l => l.requestId === 'in-turn-3' && l.level === 40)?.reason, 'too little time left after waiting for a connection to Kopo Kopo')
+  t.equal(fake.calls('status').length, 4)
+  const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
+  t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0', 'no call was cut off')
+})
+
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {
   // undici makes a timer per request for these and keeps it listed for up to
   // a second after it is cleared; the deadline's abort already ends both waits
