@@ -11,6 +11,12 @@ export interface AppErrorOptions {
   upstreamStatus?: number
   /** Why, in terms only an operator needs (a transport error's code, the field an answer got wrong): logged, never sent. */
   reason?: string
+  /**
+   * Whether a call to Kopo Kopo went out for the request (RFC 9211's `fwd`): not
+   * when the circuit or a pause held it back, a refusal moments ago was told
+   * again, or its deadline ended while it waited for a connection. Default true.
+   */
+  forwarded?: boolean
   cause?: unknown
 }
 
@@ -36,6 +42,7 @@ export class AppError extends Error {
   readonly retryAfter: number | undefined
   readonly upstreamStatus: number | undefined
   readonly reason: string | undefined
+  readonly forwarded: boolean
 
   constructor (statusCode: number, code: ProblemCode, title: string, options: AppErrorOptions = {}) {
     super(options.detail ?? title, { cause: options.cause })
@@ -47,6 +54,7 @@ export class AppError extends Error {
     this.retryAfter = options.retryAfter
     this.upstreamStatus = options.upstreamStatus
     this.reason = options.reason
+    this.forwarded = options.forwarded ?? true
   }
 
   /** The problem `type` URI: stable, documented in the OpenAPI document. */
@@ -79,9 +87,6 @@ export class UpstreamBadResponseError extends AppError {
 
 /** Kopo Kopo refused our client credentials: an operator must fix the configuration. */
 export class UpstreamAuthError extends AppError {
-  /** Whether a call went out for this request: not when a refusal moments ago is told again (token-provider.ts). */
-  readonly forwarded: boolean
-
   /** `refused` names what Kopo Kopo refused: the client credentials (the token call), or a token it had just issued (the status call). */
   constructor (upstreamStatus: number, reason: string | undefined, refused: 'credentials' | 'fresh token' = 'credentials', forwarded = true) {
     super(502, 'UPSTREAM_AUTH_REJECTED', 'Kopo Kopo rejected the service credentials', {
@@ -89,38 +94,32 @@ export class UpstreamAuthError extends AppError {
         ? 'Kopo Kopo refused this service\'s client credentials; the operator has been alerted in the logs.'
         : 'Kopo Kopo refused an access token it had just issued to this service; the operator has been alerted in the logs.',
       upstreamStatus,
-      reason
+      reason,
+      forwarded
     })
-    this.forwarded = forwarded
   }
 }
 
 export class UpstreamTimeoutError extends AppError {
-  /** Whether a call went out for this request: not when it waited for a connection past its deadline. */
-  readonly forwarded: boolean
-
   /** reason: for the operator's log line, when the deadline ran out before a call could go out. */
   constructor (timeoutMs: number, reason?: string, forwarded = true) {
     super(504, 'UPSTREAM_TIMEOUT', 'Kopo Kopo did not answer in time', {
       detail: `Kopo Kopo did not answer within ${timeoutMs} ms.`,
-      reason
+      reason,
+      forwarded
     })
-    this.forwarded = forwarded
   }
 }
 
 /** Upstream is known to be down or throttling us: try again later. */
 export class UpstreamUnavailableError extends AppError {
-  /** Whether a call went out for this request at all (not when the circuit or a pause held back its first). */
-  readonly forwarded: boolean
-
   constructor (detail: string, retryAfter: number, upstreamStatus?: number, forwarded = true) {
     super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', {
       detail,
       retryAfter,
-      ...(upstreamStatus === undefined ? {} : { upstreamStatus })
+      ...(upstreamStatus === undefined ? {} : { upstreamStatus }),
+      forwarded
     })
-    this.forwarded = forwarded
   }
 }
 

@@ -67,8 +67,7 @@ export class CircuitBreaker {
   /** Call before each attempt; throws CircuitOpenError when no attempt may go out. */
   acquire (): CircuitTicket {
     if (this.#state === 'closed') return this.#generation
-    const waited = this.#options.clock.now() - this.#openedAt
-    if (this.#state === 'open' && waited >= this.#options.resetMs) {
+    if (this.#state === 'open' && this.heldForMs() === 0) {
       this.#set('half-open')
       this.#probing = false
     }
@@ -76,7 +75,7 @@ export class CircuitBreaker {
       this.#probing = true
       return this.#generation
     }
-    throw new CircuitOpenError(Math.max(0, this.#options.resetMs - waited))
+    throw new CircuitOpenError(this.heldForMs())
   }
 
   success (ticket: CircuitTicket): void {

@@ -212,11 +212,9 @@ function join (base: string, param: string): string {
   return param === '' ? base : `${base}; ${param}`
 }
 
-// Errors of a request for which no call went out (nor, then, did its status call):
-// the circuit or a pause held it back, the credentials were refused moments
-// ago, or its deadline ended while it waited for a connection.
+// Errors of a request for which no call went out (AppError.forwarded).
 function isHeldBack (error: Error): boolean {
-  return (error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError || error instanceof UpstreamTimeoutError) && !error.forwarded
+  return error instanceof AppError && !error.forwarded
 }
 
 function forwardDetail (error: Error): string {
