@@ -113,12 +113,13 @@ export class UpstreamTimeoutError extends AppError {
 
 /** Upstream is known to be down or throttling us: try again later. */
 export class UpstreamUnavailableError extends AppError {
-  constructor (detail: string, retryAfter: number, upstreamStatus?: number, forwarded = true) {
+  constructor (detail: string, retryAfter: number, upstreamStatus?: number, forwarded = true, reason?: string) {
     super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', {
       detail,
       retryAfter,
       ...(upstreamStatus === undefined ? {} : { upstreamStatus }),
-      forwarded
+      forwarded,
+      reason
     })
   }
 }
@@ -127,6 +128,18 @@ export class UpstreamUnavailableError extends AppError {
 export class UpstreamPausedError extends UpstreamUnavailableError {
   constructor (retryAfter: number, forwarded: boolean) {
     super('Kopo Kopo asked for a pause in calls; try again later.', retryAfter, undefined, forwarded)
+  }
+}
+
+/**
+ * Refused before it waited: every connection to Kopo Kopo is taken, and at the
+ * pace of its answers lately this request would not get one with time left
+ * for its call (kopokopo/upstream.ts). Told at once, not at its deadline.
+ */
+export class UpstreamBusyError extends UpstreamUnavailableError {
+  constructor (retryAfter: number, forwarded: boolean, reason: string) {
+    super('Every connection to Kopo Kopo is busy, and this request would not get its turn in time; try again later.',
+      retryAfter, undefined, forwarded, reason)
   }
 }
 

@@ -20,6 +20,7 @@ interface Waiter {
  * reached undici, and never counts as an attempt.
  */
 export class Slots {
+  readonly #size: number
   #free: number
   // In arrival order from #head; those whose deadline ran out are skipped.
   #queue: Waiter[] = []
@@ -27,12 +28,22 @@ export class Slots {
   #waiting = 0
 
   constructor (size: number) {
+    this.#size = size
     this.#free = size
   }
 
   /** Calls waiting for a slot now. */
   get waiting (): number {
     return this.#waiting
+  }
+
+  /**
+   * About how long a call asking now would wait for a slot, when calls take
+   * `callMs` each: none with a slot free, else its place in the queue, the
+   * slots freeing one after another at `size` per `callMs`.
+   */
+  expectedWaitMs (callMs: number): number {
+    return this.#free > 0 ? 0 : (this.#waiting + 1) * callMs / this.#size
   }
 
   /**

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
-import { UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { UpstreamBadResponseError, UpstreamBusyError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
 import { within, type Deadline } from './deadline.js'
 import { backoffMs, clientRetryAfterS, MAX_CLIENT_RETRY_AFTER_S, parseRetryAfterMs } from './retry.js'
@@ -144,6 +144,15 @@ export class Upstream {
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const { slots } = this.#o
     this.#mayCall(deadline, waitedUntil)
+    // Refused now rather than at its deadline: a call that would not get a
+    // connection with the time a call takes still left is refused after its
+    // wait anyway (below), and meanwhile holds its client and its memory.
+    const waitMs = slots.expectedWaitMs(this.#typicalMs)
+    const leftMs = deadline.remaining()
+    if (waitMs > 0 && leftMs - waitMs < this.#typicalMs) {
+      throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
+        `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
+    }
     const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free', deadline.attempts > 0))
     let holding = waiting === undefined
     let ticket: CircuitTicket

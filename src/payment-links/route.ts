@@ -79,7 +79,7 @@ export const paymentLinkRouteSchema = {
           'the service\'s credentials rejected, or Kopo Kopo unreachable.',
         headers: BUDGETED
       },
-      503: { description: 'Kopo Kopo is unavailable or throttling, and no recent answer is cached.', headers: { ...BUDGETED, ...RETRY_AFTER } },
+      503: { description: 'Kopo Kopo is unavailable or throttling, or every connection to it is busy for longer than the request could wait, and no recent answer is cached.', headers: { ...BUDGETED, ...RETRY_AFTER } },
       504: { description: 'Kopo Kopo did not answer in time, or no connection to it came free in time.', headers: BUDGETED }
     })
   }

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { etagFor } from '../etag.js'
 import {
-  AppError, LinkNotFoundError, UpstreamAuthError, UpstreamBadResponseError, UpstreamPausedError, UpstreamTimeoutError,
+  AppError, LinkNotFoundError, UpstreamAuthError, UpstreamBadResponseError, UpstreamBusyError, UpstreamPausedError, UpstreamTimeoutError,
   UpstreamUnavailableError, isUpstreamOutage
 } from '../errors.js'
 import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
@@ -222,6 +222,7 @@ function forwardDetail (error: Error): string {
   if (error instanceof AppError && error.upstreamStatus !== undefined) return `fwd-status=${error.upstreamStatus}`
   if (error instanceof UpstreamTimeoutError) return 'detail=timeout'
   if (error instanceof UpstreamPausedError) return 'detail=paused'
+  if (error instanceof UpstreamBusyError) return 'detail=busy'
   if (error instanceof UpstreamUnavailableError) return 'detail=circuit-open'
   // A bug of ours is not a connection error; say only that there was one.
   return error instanceof UpstreamBadResponseError ? 'detail=connection-error' : 'detail=error'

@@ -38,6 +38,23 @@ t.test('slots are taken at once while free; then calls wait, and are handed free
   t.equal(slots.take(deadline(t), timeout), undefined, 'released slots are free again')
 })
 
+t.test('the expected wait for a slot: none while one is free, then the queue shared over the slots', async t => {
+  const slots = new Slots(2)
+  t.equal(slots.expectedWaitMs(100), 0)
+  t.equal(slots.take(deadline(t), timeout), undefined)
+  t.equal(slots.expectedWaitMs(100), 0, 'one still free')
+  t.equal(slots.take(deadline(t), timeout), undefined)
+  t.equal(slots.expectedWaitMs(100), 50, 'the first of two calls under way ends, on average, halfway through one')
+  const waits = [slots.take(deadline(t), timeout), slots.take(deadline(t), timeout), slots.take(deadline(t), timeout)]
+  t.equal(slots.expectedWaitMs(100), 200, 'behind three waiting: the fourth slot freed')
+  slots.release()
+  await waits[0]
+  t.equal(slots.expectedWaitMs(100), 150, 'one fewer ahead')
+  for (let i = 0; i < 4; i++) slots.release()
+  await Promise.all(waits)
+  t.equal(slots.expectedWaitMs(100), 0, 'all free again')
+})
+
 t.test('a call whose deadline runs out while it waits leaves with the timeout, and is passed over', async t => {
   const slots = new Slots(1)
   t.equal(slots.take(deadline(t), timeout), undefined)

@@ -111,16 +111,49 @@ t.test('a call that waited for a connection goes out only with the time a call t
   for (const id of ids) fake.links.set(id, upstreamLink(id))
   fake.always('status', { delayMs: 500 })
   t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
-  // One connection: the calls go one after another, 500 ms each. The fourth has
-  // waited 1,500 ms, and 300 ms are left of its 1,800.
-  const answers = await Promise.all(ids.slice(1, 5).map(async (id, i) =>
+  // Then 800 ms, one call after another on the one connection: judged by the
+  // 500 ms learned, each of the three expects its turn in time, but the third's
+  // comes 1,600 ms in, with 200 ms of its 1,800 left.
+  fake.always('status', { delayMs: 800 })
+  const answers = await Promise.all(ids.slice(1, 4).map(async (id, i) =>
     await app.inject({ url: `/payment-links/${id}`, headers: { 'x-request-id': `in-turn-${i}` } })))
-  t.strictSame(answers.map(res => res.statusCode), [200, 200, 200, 504])
-  t.equal(answers[3]!.headers['cache-status'], 'k2-bff; detail=timeout', 'no call went out for the last')
-  t.equal(logs.lines.find(l => l.requestId === 'in-turn-3' && l.level === 40)?.reason, 'too little time left after waiting for a connection to Kopo Kopo')
-  t.equal(fake.calls('status').length, 4)
+  t.strictSame(answers.map(res => res.statusCode), [200, 200, 504])
+  t.equal(answers[2]!.headers['cache-status'], 'k2-bff; detail=timeout', 'no call went out for the last')
+  t.equal(logs.lines.find(l => l.requestId === 'in-turn-2' && l.level === 40)?.reason, 'too little time left after waiting for a connection to Kopo Kopo')
+  t.equal(fake.calls('status').length, 3)
   const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
   t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0', 'no call was cut off')
+})
+
+t.test('a call that would not get a connection in time is refused at once, not at its deadline', async t => {
+  const { app, fake, logs, clock } = await buildTestApp(t, {
+    UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100', CACHE_TTL_MS: '1000'
+  })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  fake.always('status', { delayMs: 500 })
+  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  clock.advance(2_000)
+  // One connection: the first goes, the next two expect their turns 500 and
+  // 1,000 ms in, each with its 500 ms call still inside 1,800. The fourth's
+  // would come 1,500 ms in, with 300 ms left.
+  let answered = 0
+  const inTurn = ids.slice(1, 4).map(async id => await app.inject(`/payment-links/${id}`).finally(() => answered++))
+  const refused = await app.inject({ url: `/payment-links/${ids[4]!}`, headers: { 'x-request-id': 'no-turn-in-time' } })
+  t.equal(answered, 0, 'answered before the first of the three was')
+  t.equal(refused.statusCode, 503)
+  t.equal(refused.headers['cache-status'], 'k2-bff; detail=busy', 'no call went out for it')
+  t.equal(refused.headers['retry-after'], '2', 'about when its turn would have come')
+  t.strictSame(refused.json(), problem(refused, 'upstream-unavailable', 'Kopo Kopo is unavailable', 503,
+    'Every connection to Kopo Kopo is busy, and this request would not get its turn in time; try again later.'))
+  t.match(logs.lines.find(l => l.requestId === 'no-turn-in-time' && l.level === 40)?.reason,
+    /^every connection to Kopo Kopo busy: about 15\d\d ms to wait for one, 1[78]\d\d ms left$/)
+  const stale = await app.inject(`/payment-links/${ids[0]!}`)
+  t.equal(stale.statusCode, 200, 'what is cached stands in, as in any outage')
+  t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-1')
+  t.strictSame((await Promise.all(inTurn)).map(res => res.statusCode), [200, 200, 200], 'the calls that could finish did')
+  t.equal(fake.calls('status').length, 4, 'and Kopo Kopo never saw the refused one')
+  const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
+  t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0')
 })
 
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {
