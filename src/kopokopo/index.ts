@@ -56,7 +56,8 @@ export function createKopoKopo (config: Pick<Config, 'upstream' | 'circuit'>, de
     observe: (call, outcome, seconds) => {
       metrics.upstreamRequests.inc({ call, outcome })
       metrics.upstreamDuration.observe({ call, outcome }, seconds)
-    }
+    },
+    onBusy: () => metrics.upstreamBusy.inc()
   })
   const tokens = new TokenProvider({
     upstream,

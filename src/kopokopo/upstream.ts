@@ -47,6 +47,8 @@ export interface UpstreamOptions {
   sleep: Sleep
   random: () => number
   observe?: (call: UpstreamCall, outcome: UpstreamOutcome, seconds: number) => void
+  /** A call refused before it waited for a connection it would not get in time. */
+  onBusy?: () => void
 }
 
 // The longest pause a Retry-After imposes on every call: a longer one (or a
@@ -150,6 +152,7 @@ export class Upstream {
     const waitMs = slots.expectedWaitMs(this.#typicalMs)
     const leftMs = deadline.remaining()
     if (waitMs > 0 && leftMs - waitMs < this.#typicalMs) {
+      this.#o.onBusy?.()
       throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
         `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
     }

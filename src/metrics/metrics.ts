@@ -114,6 +114,11 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
       registers,
       collect () { this.set(upstreamQueue.waiting) }
     }),
+    upstreamBusy: new Counter({
+      name: `${PREFIX}upstream_busy_total`,
+      help: 'Calls to Kopo Kopo refused before they went out: every connection was busy for longer than they could wait (503, detail=busy).',
+      registers
+    }),
     tokenFetches: new Counter({
       name: `${PREFIX}token_fetches_total`,
       help: 'Access token fetches that reached Kopo Kopo (each may take several attempts).',

@@ -154,6 +154,8 @@ t.test('a call that would not get a connection in time is refused at once, not a
   t.equal(fake.calls('status').length, 4, 'and Kopo Kopo never saw the refused one')
   const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
   t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0')
+  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 2,
+    'the refused request and the one the stale answer stood in for')
 })
 
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {

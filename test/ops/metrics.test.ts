@@ -39,6 +39,7 @@ t.test('Prometheus metrics after a few requests, on their own listener', async t
   t.equal(sample(text, 'k2bff_token_fetches_total'), 1)
   t.equal(sample(text, 'k2bff_circuit_state'), 0)
   t.equal(sample(text, 'k2bff_rate_limited_total'), 0)
+  t.equal(sample(text, 'k2bff_upstream_busy_total'), 0, 'exists from start-up')
   t.match(text, /process_cpu_user_seconds_total \d/)
   t.match(text, /nodejs_eventloop_lag_seconds \d/)
 
@@ -157,7 +158,7 @@ t.test('the README\'s metrics table is exact: every k2bff_ metric, its type and 
     type: String(m.type),
     labels: [...new Set(m.values.flatMap(v => Object.keys(v.labels)).filter(l => l !== 'le'))]
   }))
-  t.equal(actual.length, 13, 'every k2bff_ metric is checked')
+  t.equal(actual.length, 14, 'every k2bff_ metric is checked')
   const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name)
   t.same(documented.sort(byName), actual.sort(byName))
 })
