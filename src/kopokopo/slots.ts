@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Deadline } from './deadline.js'
 
 interface Waiter {
@@ -26,6 +27,8 @@ export class Slots {
   #queue: Waiter[] = []
   #head = 0
   #waiting = 0
+  // Since when calls have waited without a break (performance.now()); meaningless while none waits.
+  #queuedSince = 0
 
   constructor (size: number) {
     this.#size = size
@@ -39,11 +42,15 @@ export class Slots {
 
   /**
    * About how long a call asking now would wait for a slot, when calls take
-   * `callMs` each: none with a slot free, else its place in the queue, the
-   * slots freeing one after another at `size` per `callMs`.
+   * `callMs` each: with calls waiting all along, the slots free one after
+   * another, `size` per `callMs`, the first half of that spacing away. None
+   * with a slot free, nor unless calls have waited for at least `callMs`
+   * without a break: until then the queue may be a passing burst behind calls
+   * about to end, and `callMs`, learned from earlier answers, out of date.
    */
-  expectedWaitMs (callMs: number): number {
-    return this.#free > 0 ? 0 : (this.#waiting + 1) * callMs / this.#size
+  expectedWaitMs (callMs: number, now = performance.now()): number {
+    if (this.#free > 0 || this.#waiting === 0 || now - this.#queuedSince < callMs) return 0
+    return (this.#waiting + 0.5) * callMs / this.#size
   }
 
   /**
@@ -70,7 +77,7 @@ export class Slots {
       }
       deadline.events.once('abort', waiter.onAbort)
       this.#queue.push(waiter)
-      this.#waiting++
+      if (this.#waiting++ === 0) this.#queuedSince = performance.now()
     })
   }
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import { Deadline } from '../../src/kopokopo/deadline.js'
 import { Slots } from '../../src/kopokopo/slots.js'
@@ -38,21 +39,27 @@ t.test('slots are taken at once while free; then calls wait, and are handed free
   t.equal(slots.take(deadline(t), timeout), undefined, 'released slots are free again')
 })
 
-t.test('the expected wait for a slot: none while one is free, then the queue shared over the slots', async t => {
+t.test('the expected wait for a slot: the calls ahead over the slots, once the queue has stood for a call\'s time', async t => {
   const slots = new Slots(2)
-  t.equal(slots.expectedWaitMs(100), 0)
+  const later = (ms: number) => performance.now() + ms
+  t.equal(slots.expectedWaitMs(100, later(1000)), 0)
   t.equal(slots.take(deadline(t), timeout), undefined)
-  t.equal(slots.expectedWaitMs(100), 0, 'one still free')
   t.equal(slots.take(deadline(t), timeout), undefined)
-  t.equal(slots.expectedWaitMs(100), 50, 'the first of two calls under way ends, on average, halfway through one')
-  const waits = [slots.take(deadline(t), timeout), slots.take(deadline(t), timeout), slots.take(deadline(t), timeout)]
-  t.equal(slots.expectedWaitMs(100), 200, 'behind three waiting: the fourth slot freed')
+  t.equal(slots.expectedWaitMs(100, later(1000)), 0, 'none waits: the calls under way may be about to end')
+  const waits = [1, 2, 3, 4].map(() => slots.take(deadline(t), timeout))
+  t.equal(slots.expectedWaitMs(100), 0, 'a queue just formed may be a passing burst')
+  t.equal(slots.expectedWaitMs(100, later(1000)), 225, 'four ahead over two slots, the first half a spacing away')
   slots.release()
   await waits[0]
-  t.equal(slots.expectedWaitMs(100), 150, 'one fewer ahead')
-  for (let i = 0; i < 4; i++) slots.release()
-  await Promise.all(waits)
-  t.equal(slots.expectedWaitMs(100), 0, 'all free again')
+  t.equal(slots.expectedWaitMs(100, later(1000)), 175, 'three ahead')
+  for (let i = 0; i < 3; i++) slots.release()
+  await Promise.all(waits.slice(1))
+  t.equal(slots.expectedWaitMs(100, later(1000)), 0, 'the queue is empty')
+  const again = slots.take(deadline(t), timeout)
+  t.equal(slots.expectedWaitMs(100, later(50)), 0, 'a new queue stands from when it formed')
+  t.equal(slots.expectedWaitMs(100, later(1000)), 75, 'one ahead')
+  for (let i = 0; i < 3; i++) slots.release()
+  await again
 })
 
 t.test('a call whose deadline runs out while it waits leaves with the timeout, and is passed over', async t => {

@@ -127,35 +127,75 @@ t.test('a call that waited for a connection goes out only with the time a call t
 
 t.test('a call that would not get a connection in time is refused at once, not at its deadline', async t => {
   const { app, fake, logs, clock } = await buildTestApp(t, {
-    UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100', CACHE_TTL_MS: '1000'
+    UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100', CACHE_TTL_MS: '1000'
   })
   for (const id of ids) fake.links.set(id, upstreamLink(id))
   fake.always('status', { delayMs: 500 })
   t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
   clock.advance(2_000)
-  // One connection: the first goes, the next two expect their turns 500 and
-  // 1,000 ms in, each with its 500 ms call still inside 1,800. The fourth's
-  // would come 1,500 ms in, with 300 ms left.
+  // One connection, 500 ms a call: the first goes, two wait, and the queue
+  // stands. 700 ms in, the second is under way, and three more come, with
+  // one, two and three calls waiting ahead of them: their turns expected
+  // 750, 1,250 and 1,750 ms away, the last with 250 ms of its 2,000 left.
   let answered = 0
-  const inTurn = ids.slice(1, 4).map(async id => await app.inject(`/payment-links/${id}`).finally(() => answered++))
-  const refused = await app.inject({ url: `/payment-links/${ids[4]!}`, headers: { 'x-request-id': 'no-turn-in-time' } })
-  t.equal(answered, 0, 'answered before the first of the three was')
+  const count = async (id: string) => await app.inject(`/payment-links/${id}`).finally(() => answered++)
+  const early = ids.slice(1, 4).map(count)
+  await new Promise(resolve => setTimeout(resolve, 700))
+  const late = ids.slice(4, 6).map(count)
+  const refused = await app.inject({ url: `/payment-links/${ids[6]!}`, headers: { 'x-request-id': 'no-turn-in-time' } })
+  t.equal(answered, 1, 'answered while all but the first were still to be')
   t.equal(refused.statusCode, 503)
   t.equal(refused.headers['cache-status'], 'k2-bff; detail=busy', 'no call went out for it')
   t.equal(refused.headers['retry-after'], '2', 'about when its turn would have come')
   t.strictSame(refused.json(), problem(refused, 'upstream-unavailable', 'Kopo Kopo is unavailable', 503,
     'Every connection to Kopo Kopo is busy, and this request would not get its turn in time; try again later.'))
   t.match(logs.lines.find(l => l.requestId === 'no-turn-in-time' && l.level === 40)?.reason,
-    /^every connection to Kopo Kopo busy: about 15\d\d ms to wait for one, 1[78]\d\d ms left$/)
+    /^every connection to Kopo Kopo busy: about 1[78]\d\d ms to wait for one, 19\d\d ms left$/)
   const stale = await app.inject(`/payment-links/${ids[0]!}`)
   t.equal(stale.statusCode, 200, 'what is cached stands in, as in any outage')
   t.equal(stale.headers['cache-status'], 'k2-bff; fwd=stale; ttl=-1')
-  t.strictSame((await Promise.all(inTurn)).map(res => res.statusCode), [200, 200, 200], 'the calls that could finish did')
-  t.equal(fake.calls('status').length, 4, 'and Kopo Kopo never saw the refused one')
+  t.strictSame((await Promise.all([...early, ...late])).map(res => res.statusCode), [200, 200, 200, 200, 200])
+  t.equal(fake.calls('status').length, 6, 'Kopo Kopo never saw the refused ones')
   const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
   t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0')
   t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 2,
     'the refused request and the one the stale answer stood in for')
+})
+
+t.test('a burst, or a call whose turn may be near, is not refused on what earlier answers said', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '900', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
+  for (const id of ids) fake.links.set(id, upstreamLink(id))
+  fake.always('status', { delayMs: 500 })
+  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  // The call under way ends about 80 ms after the second comes: its whole call fits.
+  const first = app.inject(`/payment-links/${ids[1]!}`)
+  await new Promise(resolve => setTimeout(resolve, 420))
+  const second = app.inject(`/payment-links/${ids[2]!}`)
+  t.strictSame([(await first).statusCode, (await second).statusCode], [200, 200])
+  // Kopo Kopo is fast again, which no answer has said yet: eight calls at once
+  // over one connection, four whole 500 ms calls ahead of the last by the old
+  // measure, and 20 ms each now.
+  fake.always('status', { delayMs: 20 })
+  const burst = await Promise.all(ids.slice(3, 11).map(async id => await app.inject(`/payment-links/${id}`)))
+  t.strictSame(burst.map(res => res.statusCode), burst.map(() => 200), 'a queue that has not stood for a call\'s time is no evidence')
+})
+
+t.test('Kopo Kopo answering fast again counts at once, not as the average follows', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
+  const many = Array.from({ length: 42 }, (_, i) => `dddddddd-0000-4000-8000-1${String(i).padStart(11, '0')}`)
+  for (const id of many) fake.links.set(id, upstreamLink(id))
+  fake.always('status', { delayMs: 500 })
+  t.equal((await app.inject(`/payment-links/${many[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  // One call under way for 500 ms and forty waiting; from the second on, calls take 20 ms.
+  const queued = many.slice(1, 41).map(async id => await app.inject(`/payment-links/${id}`))
+  await fake.received('status', 2)
+  fake.always('status', { delayMs: 20 })
+  await new Promise(resolve => setTimeout(resolve, 600))
+  // 600 ms in: the queue has stood longer than the 500 ms average, and about
+  // thirty-five calls wait, each 20 ms now (the average, after five answers, about 380 ms).
+  const next = await app.inject(`/payment-links/${many[41]!}`)
+  t.equal(next.statusCode, 200)
+  t.ok((await Promise.all(queued)).every(res => res.statusCode === 200))
 })
 
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {
