@@ -18,7 +18,8 @@ interface Waiter {
  * in the queue cost a new connection (a TLS handshake), and the ones that came
  * through went out near their deadline, the circuit long open, for answers
  * nobody waited for any more. A call that waited here and gave up never
- * reached undici, and never counts as an attempt.
+ * reached undici, and never counts as an attempt; one that would not get a
+ * slot in time is not let in to wait (expectedWaitMs, used by upstream.ts).
  */
 export class Slots {
   readonly #size: number
