@@ -7,6 +7,8 @@ interface Waiter {
   onAbort: () => void
   /** Gone: its deadline ran out while it waited. */
   gone: boolean
+  /** Expected to get its slot in time, and so counted in the wait of those behind it. */
+  counted: boolean
 }
 
 /**
@@ -28,8 +30,12 @@ export class Slots {
   #queue: Waiter[] = []
   #head = 0
   #waiting = 0
-  // Since when calls have waited without a break (performance.now()); meaningless while none waits.
+  // Those of them counted (Waiter.counted).
+  #counted = 0
+  // Since when calls have waited without a break, and when a call last took a
+  // slot (performance.now()).
   #queuedSince = 0
+  #lastTaken = 0
 
   constructor (size: number) {
     this.#size = size
@@ -41,17 +47,23 @@ export class Slots {
     return this.#waiting
   }
 
+  /** How long calls have waited without a break; 0 while none waits. */
+  queuedMs (now = performance.now()): number {
+    return this.#waiting === 0 ? 0 : now - this.#queuedSince
+  }
+
   /**
    * About how long a call asking now would wait for a slot, when calls take
-   * `callMs` each: with calls waiting all along, the slots free one after
-   * another, `size` per `callMs`, the first half of that spacing away. None
-   * with a slot free, nor unless calls have waited for at least `callMs`
-   * without a break: until then the queue may be a passing burst behind calls
-   * about to end, and `callMs`, learned from earlier answers, out of date.
+   * `callMs` each: none with a slot free. Else, with every slot busy, they
+   * free one after another `callMs / size` apart, the next that long after a
+   * call last took one (exact with one slot), and each waiting call counted
+   * takes one of them first. Those let in not expecting their turn in time
+   * are not counted: they leave without a call when it comes.
    */
   expectedWaitMs (callMs: number, now = performance.now()): number {
-    if (this.#free > 0 || this.#waiting === 0 || now - this.#queuedSince < callMs) return 0
-    return (this.#waiting + 0.5) * callMs / this.#size
+    if (this.#free > 0) return 0
+    const spacing = callMs / this.#size
+    return Math.max(0, this.#lastTaken + spacing - now) + this.#counted * spacing
   }
 
   /**
@@ -59,9 +71,10 @@ export class Slots {
    * resolves when one is handed over and rejects with `onTimeout()` when the
    * deadline runs out first. The caller must release() every slot it took.
    */
-  take (deadline: Deadline, onTimeout: () => Error): Promise<void> | undefined {
+  take (deadline: Deadline, onTimeout: () => Error, counted = true): Promise<void> | undefined {
     if (this.#free > 0) {
       this.#free--
+      this.#lastTaken = performance.now()
       return undefined
     }
     if (deadline.expired) return Promise.reject(onTimeout())
@@ -70,15 +83,17 @@ export class Slots {
         deadline,
         resolve,
         gone: false,
+        counted,
         onAbort: () => {
           waiter.gone = true
-          this.#waiting--
+          this.#leave(waiter)
           reject(onTimeout())
         }
       }
       deadline.events.once('abort', waiter.onAbort)
       this.#queue.push(waiter)
       if (this.#waiting++ === 0) this.#queuedSince = performance.now()
+      if (counted) this.#counted++
     })
   }
 
@@ -89,13 +104,19 @@ export class Slots {
       if (waiter.gone) continue
       this.#compact()
       waiter.deadline.events.off('abort', waiter.onAbort)
-      this.#waiting--
+      this.#leave(waiter)
+      this.#lastTaken = performance.now()
       waiter.resolve()
       return
     }
     this.#queue = []
     this.#head = 0
     this.#free++
+  }
+
+  #leave (waiter: Waiter): void {
+    this.#waiting--
+    if (waiter.counted) this.#counted--
   }
 
   // Drops the handled front of the queue now and then, rather than shifting the array every time.

@@ -73,9 +73,8 @@ export class Upstream {
   #quietUntil = 0
   // How long a status call Kopo Kopo answered has taken lately: an average
   // that follows about the last sixteen (token calls, rare and quick, would
-  // only pull it down), and the last one's. 0 until one is answered.
-  #averageMs = 0
-  #lastMs = 0
+  // only pull it down). 0 until one is answered.
+  #typicalMs = 0
 
   constructor (options: UpstreamOptions) {
     this.#o = options
@@ -116,16 +115,6 @@ export class Upstream {
     }
   }
 
-  /**
-   * How long a status call takes lately: the lower of the average and the last
-   * answer's, so that Kopo Kopo answering fast again counts at once, and its
-   * turning slow only as the average follows (a call is refused on it, never
-   * sent on it). 0 until one is answered.
-   */
-  #callMs (): number {
-    return Math.min(this.#averageMs, this.#lastMs)
-  }
-
   /** Throws when a pause, or the open circuit, holds calls back now. */
   #mayCall (deadline: Deadline, waitedUntil: number): void {
     const quietMs = this.#quietUntil - this.#o.clock.now()
@@ -157,20 +146,21 @@ export class Upstream {
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const { slots } = this.#o
     this.#mayCall(deadline, waitedUntil)
-    // Refused now rather than at its deadline: a call that would not get a
-    // connection with the time a call takes still left is refused after its
-    // wait anyway (below), and meanwhile holds its client and its memory.
-    const callMs = this.#callMs()
+    // A call that would not get a connection with the time a call takes still
+    // left is refused after its wait anyway (below), and meanwhile holds its
+    // client and its memory: it is refused now, once calls have waited without
+    // a break for a call's time. Until then the queue may be a passing burst,
+    // and the time a call takes out of date: it waits, not counted.
+    const callMs = this.#typicalMs
     const waitMs = slots.expectedWaitMs(callMs)
-    if (waitMs > 0) {
-      const leftMs = deadline.remaining()
-      if (leftMs - waitMs < callMs) {
-        this.#o.onBusy?.()
-        throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
-          `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
-      }
+    const leftMs = waitMs === 0 ? 0 : deadline.remaining()
+    const inTime = waitMs === 0 || leftMs - waitMs >= callMs
+    if (!inTime && slots.queuedMs() >= callMs) {
+      this.#o.onBusy?.()
+      throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
+        `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
     }
-    const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free', deadline.attempts > 0))
+    const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free', deadline.attempts > 0), inTime)
     let holding = waiting === undefined
     let ticket: CircuitTicket
     try {
@@ -182,7 +172,7 @@ export class Upstream {
         // With less time left than a call takes lately, it would be cut off on its
         // connection, which undici then closes, for an answer nobody waits for:
         // under overload every call that waited long went out so, and none came back.
-        if (deadline.remaining() < this.#callMs()) {
+        if (deadline.remaining() < this.#typicalMs) {
           throw new UpstreamTimeoutError(deadline.timeoutMs, 'too little time left after waiting for a connection to Kopo Kopo', deadline.attempts > 0)
         }
       }
@@ -214,10 +204,7 @@ export class Upstream {
       return new AttemptError('Kopo Kopo could not be reached.', true, undefined, transportReason(err))
     }
     const outcome = classify(response.status)
-    if (call === 'status') {
-      this.#averageMs = this.#averageMs === 0 ? response.durationMs : this.#averageMs + (response.durationMs - this.#averageMs) / 16
-      this.#lastMs = response.durationMs
-    }
+    if (call === 'status') this.#typicalMs = this.#typicalMs === 0 ? response.durationMs : this.#typicalMs + (response.durationMs - this.#typicalMs) / 16
     if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
     this.#freeSlot(exchange)

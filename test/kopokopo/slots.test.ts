@@ -39,27 +39,41 @@ t.test('slots are taken at once while free; then calls wait, and are handed free
   t.equal(slots.take(deadline(t), timeout), undefined, 'released slots are free again')
 })
 
-t.test('the expected wait for a slot: the calls ahead over the slots, once the queue has stood for a call\'s time', async t => {
+t.test('the expected wait for a slot: the next one due after the last taken, then one spacing for each counted call ahead', async t => {
   const slots = new Slots(2)
-  const later = (ms: number) => performance.now() + ms
-  t.equal(slots.expectedWaitMs(100, later(1000)), 0)
+  const at = (ms: number) => performance.now() + ms
+  t.equal(slots.expectedWaitMs(100, at(0)), 0, 'a slot is free')
   t.equal(slots.take(deadline(t), timeout), undefined)
   t.equal(slots.take(deadline(t), timeout), undefined)
-  t.equal(slots.expectedWaitMs(100, later(1000)), 0, 'none waits: the calls under way may be about to end')
-  const waits = [1, 2, 3, 4].map(() => slots.take(deadline(t), timeout))
-  t.equal(slots.expectedWaitMs(100), 0, 'a queue just formed may be a passing burst')
-  t.equal(slots.expectedWaitMs(100, later(1000)), 225, 'four ahead over two slots, the first half a spacing away')
+  t.equal(slots.queuedMs(at(1000)), 0, 'none waits')
+  t.ok(Math.abs(slots.expectedWaitMs(100, at(0)) - 50) < 5, 'two slots taken just now: the next due 50 ms on')
+  t.equal(slots.expectedWaitMs(100, at(1000)), 0, 'and long overdue: any moment')
+  const waits = [true, true, false, true].map(counted => slots.take(deadline(t), timeout, counted))
+  t.equal(slots.expectedWaitMs(100, at(1000)), 150, 'three of the four waiting counted: three spacings of 50 ms')
+  t.ok(slots.queuedMs(at(1000)) >= 1000, 'waiting without a break since the first came')
   slots.release()
   await waits[0]
-  t.equal(slots.expectedWaitMs(100, later(1000)), 175, 'three ahead')
+  t.ok(Math.abs(slots.expectedWaitMs(100, at(0)) - 150) < 5, 'one handed a slot just now: the next 50 ms on, then two counted')
   for (let i = 0; i < 3; i++) slots.release()
   await Promise.all(waits.slice(1))
-  t.equal(slots.expectedWaitMs(100, later(1000)), 0, 'the queue is empty')
+  t.equal(slots.queuedMs(at(1000)), 0, 'the queue is empty')
   const again = slots.take(deadline(t), timeout)
-  t.equal(slots.expectedWaitMs(100, later(50)), 0, 'a new queue stands from when it formed')
-  t.equal(slots.expectedWaitMs(100, later(1000)), 75, 'one ahead')
+  t.ok(slots.queuedMs(at(50)) < 60, 'a new queue stands from when it formed')
+  t.equal(slots.expectedWaitMs(100, at(1000)), 50, 'one counted ahead')
   for (let i = 0; i < 3; i++) slots.release()
   await again
+})
+
+t.test('a counted call that leaves at its deadline no longer counts', async t => {
+  const slots = new Slots(1)
+  t.equal(slots.take(deadline(t), timeout), undefined)
+  const late = deadline(t)
+  const gone = slots.take(late, timeout)
+  t.equal(slots.expectedWaitMs(100, performance.now() + 1000), 100)
+  late.end()
+  await t.rejects(gone!, { message: 'timed out' })
+  t.equal(slots.expectedWaitMs(100, performance.now() + 1000), 0)
+  slots.release()
 })
 
 t.test('a call whose deadline runs out while it waits leaves with the timeout, and is passed over', async t => {
