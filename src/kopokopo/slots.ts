@@ -47,6 +47,11 @@ export class Slots {
     return this.#waiting
   }
 
+  /** Every slot taken. */
+  get full (): boolean {
+    return this.#free === 0
+  }
+
   /** How long calls have waited without a break; 0 while none waits. */
   queuedMs (now = performance.now()): number {
     return this.#waiting === 0 ? 0 : now - this.#queuedSince

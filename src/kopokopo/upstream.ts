@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici'
 import type { Clock, Sleep } from '../clock.js'
 import { UpstreamBadResponseError, UpstreamBusyError, UpstreamPausedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import { CircuitOpenError, type CircuitBreaker, type CircuitTicket } from './circuit-breaker.js'
+import { CallTimes } from './call-times.js'
 import { within, type Deadline } from './deadline.js'
 import { backoffMs, clientRetryAfterS, MAX_CLIENT_RETRY_AFTER_S, parseRetryAfterMs } from './retry.js'
 import type { Slots } from './slots.js'
@@ -71,10 +72,7 @@ export class Upstream {
   // 503): no request calls it before then, every call after the one that was
   // told counting against whatever limit it is enforcing.
   #quietUntil = 0
-  // How long a status call Kopo Kopo answered has taken lately: an average
-  // that follows about the last sixteen (token calls, rare and quick, would
-  // only pull it down). 0 until one is answered.
-  #typicalMs = 0
+  readonly #times = new CallTimes()
 
   constructor (options: UpstreamOptions) {
     this.#o = options
@@ -150,8 +148,10 @@ export class Upstream {
     // left is refused after its wait anyway (below), and meanwhile holds its
     // client and its memory: it is refused now, once calls have waited without
     // a break for a call's time. Until then the queue may be a passing burst,
-    // and the time a call takes out of date: it waits, not counted.
-    const callMs = this.#typicalMs
+    // and the time a call takes out of date: it waits, not counted. The time
+    // is the median: a stall charged to every call waiting refused calls that
+    // had their turn in time.
+    const callMs = slots.full ? this.#times.medianMs() : 0
     const waitMs = slots.expectedWaitMs(callMs)
     const leftMs = waitMs === 0 ? 0 : deadline.remaining()
     const inTime = waitMs === 0 || leftMs - waitMs >= callMs
@@ -172,7 +172,7 @@ export class Upstream {
         // With less time left than a call takes lately, it would be cut off on its
         // connection, which undici then closes, for an answer nobody waits for:
         // under overload every call that waited long went out so, and none came back.
-        if (deadline.remaining() < this.#typicalMs) {
+        if (deadline.remaining() < this.#times.averageMs) {
           throw new UpstreamTimeoutError(deadline.timeoutMs, 'too little time left after waiting for a connection to Kopo Kopo', deadline.attempts > 0)
         }
       }
@@ -204,7 +204,7 @@ export class Upstream {
       return new AttemptError('Kopo Kopo could not be reached.', true, undefined, transportReason(err))
     }
     const outcome = classify(response.status)
-    if (call === 'status') this.#typicalMs = this.#typicalMs === 0 ? response.durationMs : this.#typicalMs + (response.durationMs - this.#typicalMs) / 16
+    if (call === 'status') this.#times.record(response.durationMs)
     if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
     this.#freeSlot(exchange)

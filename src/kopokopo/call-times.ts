@@ -1,0 +1,30 @@
+/**
+ * How long status calls Kopo Kopo answered have taken lately (token calls,
+ * rare and quick, would only pull the figures down): an average that follows
+ * about the last sixteen, and the median of the last sixteen, which one stall
+ * does not move. Both 0 until one is answered.
+ */
+export class CallTimes {
+  #averageMs = 0
+  readonly #last = new Float64Array(16)
+  #count = 0
+  #next = 0
+
+  record (ms: number): void {
+    this.#averageMs = this.#count === 0 ? ms : this.#averageMs + (ms - this.#averageMs) / 16
+    this.#last[this.#next] = ms
+    this.#next = (this.#next + 1) % this.#last.length
+    this.#count = Math.min(this.#count + 1, this.#last.length)
+  }
+
+  get averageMs (): number {
+    return this.#averageMs
+  }
+
+  /** The median of the last sixteen, the lower middle one of an even count; sorted only when asked. */
+  medianMs (): number {
+    if (this.#count === 0) return 0
+    const sorted = this.#last.slice(0, this.#count).sort()
+    return sorted[(this.#count - 1) >> 1]!
+  }
+}
