@@ -1,12 +1,13 @@
 /**
  * How long status calls Kopo Kopo answered have taken lately (token calls,
  * rare and quick, would only pull the figures down): an average that follows
- * about the last sixteen, and the median of the last sixteen, which one stall
- * does not move. Both 0 until one is answered.
+ * about the last sixteen, and the median of the last five, which one or two
+ * stalls do not move, and which follows Kopo Kopo turning slow, or fast again,
+ * within three answers. Both 0 until one is answered.
  */
 export class CallTimes {
   #averageMs = 0
-  readonly #last = new Float64Array(16)
+  readonly #last = new Float64Array(5)
   #count = 0
   #next = 0
 
@@ -21,7 +22,7 @@ export class CallTimes {
     return this.#averageMs
   }
 
-  /** The median of the last sixteen, the lower middle one of an even count; sorted only when asked. */
+  /** The median of the last five (of fewer, the lower middle one); sorted only when asked. */
   medianMs (): number {
     if (this.#count === 0) return 0
     const sorted = this.#last.slice(0, this.#count).sort()

@@ -7,7 +7,7 @@ t.test('nothing known before the first answer', async t => {
   t.equal(times.medianMs(), 0)
 })
 
-t.test('the average follows about the last sixteen; the median of the last sixteen ignores a stall', async t => {
+t.test('the average follows about the last sixteen; the median of the last five ignores a stall', async t => {
   const times = new CallTimes()
   times.record(50)
   t.equal(times.averageMs, 50, 'the first answer is the average')
@@ -16,17 +16,22 @@ t.test('the average follows about the last sixteen; the median of the last sixte
   t.equal(times.medianMs(), 50, 'of an even count, the lower middle one')
   times.record(70)
   t.equal(times.medianMs(), 70)
+  times.record(3000)
+  times.record(60)
+  t.equal(times.medianMs(), 70, 'two stalls among five')
 })
 
-t.test('the median keeps the last sixteen answers only', async t => {
+t.test('the median keeps the last five answers only: Kopo Kopo turning slow, or fast again, counts within three', async t => {
   const times = new CallTimes()
-  for (let i = 0; i < 16; i++) times.record(1000)
-  t.equal(times.medianMs(), 1000)
-  for (let i = 0; i < 8; i++) times.record(20)
-  t.equal(times.medianMs(), 20, 'half of the last sixteen are 20 ms: the lower middle one')
-  for (let i = 0; i < 8; i++) times.record(30)
-  t.equal(times.medianMs(), 20, 'the 1,000 ms answers are gone')
+  for (let i = 0; i < 16; i++) times.record(50)
+  times.record(1500)
+  times.record(1500)
+  t.equal(times.medianMs(), 50)
+  times.record(1500)
+  t.equal(times.medianMs(), 1500, 'three slow answers of five')
+  times.record(20)
+  times.record(30)
+  t.equal(times.medianMs(), 1500)
   times.record(40)
-  times.record(40)
-  t.equal(times.medianMs(), 30, 'two of the 20s gone: six left, below eight of 30 and two of 40')
+  t.equal(times.medianMs(), 40, 'three fast ones: the 50 ms answers long gone')
 })

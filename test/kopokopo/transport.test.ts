@@ -240,6 +240,27 @@ t.test('one call that stalls does not get the calls waiting behind it refused', 
   t.strictSame(statuses, statuses.map(() => 200))
 })
 
+t.test('Kopo Kopo turning slow for good is refused for within a few slow answers, whatever came before', async t => {
+  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '4', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100000', RATE_LIMIT_MAX: '100000' })
+  const many = Array.from({ length: 136 }, (_, i) => `dddddddd-0000-4000-8000-3${String(i).padStart(11, '0')}`)
+  for (const id of many) fake.links.set(id, upstreamLink(id))
+  fake.always('status', { delayMs: 50 })
+  for (const id of many.slice(120)) t.equal((await app.inject(`/payment-links/${id}`)).statusCode, 200)
+  // Sixteen answers at 50 ms, then 1.5 s a call at 40 requests a second, ten
+  // times what four connections carry: the first slow answers come 1.5 s in,
+  // and a queue has stood since about 0.1 s.
+  fake.always('status', { delayMs: 1500 })
+  const start = performance.now()
+  const sent: Array<{ at: number, answer: Promise<{ headers: Record<string, unknown> }> }> = []
+  for (const [i, id] of many.slice(0, 120).entries()) {
+    await new Promise(resolve => setTimeout(resolve, i * 25 - (performance.now() - start)))
+    sent.push({ at: performance.now() - start, answer: app.inject(`/payment-links/${id}`) })
+  }
+  const busy = []
+  for (const { at, answer } of sent) if ((await answer).headers['cache-status'] === 'k2-bff; detail=busy') busy.push(at)
+  t.ok(busy.length > 0 && busy[0]! < 2500, `the first refused came ${Math.round(busy[0] ?? Infinity)} ms in`)
+})
+
 t.test('the deadline is the only timer on an upstream call: undici\'s own are off', async t => {
   // undici makes a timer per request for these and keeps it listed for up to
   // a second after it is cleared; the deadline's abort already ends both waits
