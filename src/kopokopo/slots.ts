@@ -20,8 +20,9 @@ interface Waiter {
  * in the queue cost a new connection (a TLS handshake), and the ones that came
  * through went out near their deadline, the circuit long open, for answers
  * nobody waited for any more. A call that waited here and gave up never
- * reached undici, and never counts as an attempt; one that would not get a
- * slot in time is not let in to wait (expectedWaitMs, used by upstream.ts).
+ * reached undici, and never counts as an attempt. One that would not get a
+ * slot in time is refused before it waits, once the queue has stood
+ * (expectedWaitMs and queuedMs, used by upstream.ts).
  */
 export class Slots {
   readonly #size: number
@@ -63,7 +64,7 @@ export class Slots {
    * free one after another `callMs / size` apart, the next that long after a
    * call last took one (exact with one slot), and each waiting call counted
    * takes one of them first. Those let in not expecting their turn in time
-   * are not counted: they leave without a call when it comes.
+   * are not counted: they are expected to leave without a call when it comes.
    */
   expectedWaitMs (callMs: number, now = performance.now()): number {
     if (this.#free > 0) return 0
