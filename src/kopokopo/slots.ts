@@ -79,8 +79,9 @@ export class Slots {
    */
   take (deadline: Deadline, onTimeout: () => Error, counted = true): Promise<void> | undefined {
     if (this.#free > 0) {
-      this.#free--
-      this.#lastTaken = performance.now()
+      // Read only while every slot is taken: the take that took the last is
+      // the one it needs, not every miss's.
+      if (--this.#free === 0) this.#lastTaken = performance.now()
       return undefined
     }
     if (deadline.expired) return Promise.reject(onTimeout())

@@ -141,25 +141,35 @@ export class Upstream {
     return clientRetryAfterS(Math.max(waitMs, this.#o.breaker.heldForMs()))
   }
 
+  /**
+   * Whether a call asking for a connection now expects its turn with a call's
+   * time still left (and is counted in the turns of those behind it). One that
+   * does not would be refused after its wait anyway (below), and meanwhile
+   * holds its client and its memory: it is refused now, once calls have waited
+   * without a break for a call's time. Until then the queue may be a passing
+   * burst, and the time a call takes out of date: it waits, not counted. The
+   * time is the median: a stall charged to every call waiting refused calls
+   * that had their turn in time.
+   */
+  #inTime (deadline: Deadline): boolean {
+    const { slots } = this.#o
+    // A connection is free: no estimate, and no sort, on a miss's way.
+    if (!slots.full) return true
+    const callMs = this.#times.medianMs()
+    const waitMs = slots.expectedWaitMs(callMs)
+    if (waitMs === 0) return true
+    const leftMs = deadline.remaining()
+    if (leftMs - waitMs >= callMs) return true
+    if (slots.queuedMs() < callMs) return false
+    this.#o.onBusy?.()
+    throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
+      `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
+  }
+
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
     const { slots } = this.#o
     this.#mayCall(deadline, waitedUntil)
-    // A call that would not get a connection with the time a call takes still
-    // left is refused after its wait anyway (below), and meanwhile holds its
-    // client and its memory: it is refused now, once calls have waited without
-    // a break for a call's time. Until then the queue may be a passing burst,
-    // and the time a call takes out of date: it waits, not counted. The time
-    // is the median: a stall charged to every call waiting refused calls that
-    // had their turn in time.
-    const callMs = slots.full ? this.#times.medianMs() : 0
-    const waitMs = slots.expectedWaitMs(callMs)
-    const leftMs = waitMs === 0 ? 0 : deadline.remaining()
-    const inTime = waitMs === 0 || leftMs - waitMs >= callMs
-    if (!inTime && slots.queuedMs() >= callMs) {
-      this.#o.onBusy?.()
-      throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
-        `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
-    }
+    const inTime = this.#inTime(deadline)
     const waiting = slots.take(deadline, () => new UpstreamTimeoutError(deadline.timeoutMs, 'no connection to Kopo Kopo came free', deadline.attempts > 0), inTime)
     let holding = waiting === undefined
     let ticket: CircuitTicket

@@ -3,12 +3,35 @@ import { once } from 'node:events'
 import { connect } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Agent, type Dispatcher } from 'undici'
 import { buildTestApp, problem, sample, type Teardown } from '../helpers/app.js'
 import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
-const ids = Array.from({ length: 12 }, (_, i) => `dddddddd-0000-4000-8000-${String(i).padStart(12, '0')}`)
+const idsOf = (group: string, count: number) => Array.from({ length: count }, (_, i) => `dddddddd-0000-4000-8000-${group}${String(i).padStart(12 - group.length, '0')}`)
+const ids = idsOf('', 12)
+
+/**
+ * The app with Kopo Kopo holding each status call `callMs` (500 by default),
+ * which its first call, for `links[0]`, has taught it: the pace the tests of
+ * waiting for a connection reason from. No retries, and a circuit that stays closed.
+ */
+async function paced (t: Test, env: Record<string, string>, { links = ids, callMs = 500 } = {}) {
+  const built = await buildTestApp(t, { UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100', ...env })
+  for (const id of links) built.fake.links.set(id, upstreamLink(id))
+  built.fake.always('status', { delayMs: callMs })
+  t.equal((await built.app.inject(`/payment-links/${links[0]!}`)).statusCode, 200, `a call takes ${callMs} ms`)
+  return built
+}
+
+/** Sleeps until `ms` after the moment it was made (Kopo Kopo's delays are on the real clock too). */
+function timeline () {
+  const start = performance.now()
+  return {
+    until: async (ms: number) => await new Promise(resolve => setTimeout(resolve, ms - (performance.now() - start))),
+    elapsed: () => performance.now() - start
+  }
+}
 
 t.test('one keep-alive pool: sequential calls reuse their connections', async t => {
   const { app, fake } = await buildTestApp(t)
@@ -107,10 +130,7 @@ t.test('a call that waited for a connection past its deadline is a 504 that name
 t.test('a call that waited for a connection goes out only with the time a call takes lately still left', async t => {
   // Sent with less, it was cut off on its connection at the deadline (which
   // undici then closes), for an answer nobody waited for.
-  const { app, fake, logs } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
-  for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 500 })
-  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  const { app, fake, logs } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' })
   // Then 800 ms, one call after another on the one connection: judged by the
   // 500 ms learned, each of the three expects its turn in time, but the third's
   // comes 1,600 ms in, with 200 ms of its 1,800 left.
@@ -126,12 +146,7 @@ t.test('a call that waited for a connection goes out only with the time a call t
 })
 
 t.test('a call that would not get a connection in time is refused at once, not at its deadline', async t => {
-  const { app, fake, logs, clock } = await buildTestApp(t, {
-    UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '2000', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100', CACHE_TTL_MS: '1000'
-  })
-  for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 500 })
-  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  const { app, fake, logs, clock } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '2000', CACHE_TTL_MS: '1000' })
   clock.advance(2_000)
   // One connection, 500 ms a call: the first goes, two wait, and the queue
   // stands. 700 ms in, the second has been under way for 200 ms, and three
@@ -164,10 +179,7 @@ t.test('a call that would not get a connection in time is refused at once, not a
 })
 
 t.test('a burst, or a call whose turn may be near, is not refused on what earlier answers said', async t => {
-  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '900', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
-  for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 500 })
-  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '900' })
   // The call under way ends about 80 ms after the second comes: its whole call fits.
   const first = app.inject(`/payment-links/${ids[1]!}`)
   await new Promise(resolve => setTimeout(resolve, 420))
@@ -182,19 +194,16 @@ t.test('a burst, or a call whose turn may be near, is not refused on what earlie
 })
 
 t.test('calls let in behind a burst without their turn in time do not count against those after them', async t => {
-  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
-  const many = Array.from({ length: 16 }, (_, i) => `dddddddd-0000-4000-8000-1${String(i).padStart(11, '0')}`)
-  for (const id of many) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 500 })
-  t.equal((await app.inject(`/payment-links/${many[0]!}`)).statusCode, 200, 'a call takes 500 ms')
+  const many = idsOf('1', 16)
+  const { app } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' }, { links: many })
   // Ten at once: three of them get a call in time; the other seven wait,
   // not counted, and leave without a call when their turn comes, 1,500 ms in.
   const burst = many.slice(1, 11).map(async id => await app.inject(`/payment-links/${id}`))
   // Then one request every 600 ms, below what one connection carries.
   const later: Array<Promise<{ statusCode: number }>> = []
-  const start = performance.now()
+  const time = timeline()
   for (const at of [600, 1200, 1800]) {
-    await new Promise(resolve => setTimeout(resolve, at - (performance.now() - start)))
+    await time.until(at)
     later.push(app.inject(`/payment-links/${many[11 + later.length]!}`))
   }
   t.strictSame((await Promise.all(burst)).map(res => res.statusCode), [200, 200, 200, 504, 504, 504, 504, 504, 504, 504])
@@ -202,19 +211,15 @@ t.test('calls let in behind a burst without their turn in time do not count agai
 })
 
 t.test('a call whose turn is near is let in, though calls have waited all along', async t => {
-  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1700', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100' })
-  for (const id of ids) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 500 })
-  t.equal((await app.inject(`/payment-links/${ids[0]!}`)).statusCode, 200, 'a call takes 500 ms')
-  const start = performance.now()
-  const sleepUntil = async (ms: number) => await new Promise(resolve => setTimeout(resolve, ms - (performance.now() - start)))
+  const { app } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1700' })
+  const time = timeline()
   // One call goes, two wait from the start; one more comes 600 ms in.
   const queued = ids.slice(1, 4).map(async id => await app.inject(`/payment-links/${id}`))
-  await sleepUntil(600)
+  await time.until(600)
   queued.push(app.inject(`/payment-links/${ids[4]!}`))
   // 980 ms in, the call under way (since 500 ms) is about to end: two calls
   // wait ahead, and this one's turn comes about 1,020 ms on, with 680 ms left.
-  await sleepUntil(980)
+  await time.until(980)
   const near = await app.inject(`/payment-links/${ids[5]!}`)
   t.equal(near.statusCode, 200)
   t.ok((await Promise.all(queued)).every(res => res.statusCode === 200))
@@ -222,18 +227,15 @@ t.test('a call whose turn is near is let in, though calls have waited all along'
 
 t.test('one call that stalls does not get the calls waiting behind it refused', async t => {
   // Charged to each of them, a stall made every call after it look years away.
-  const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_RETRIES: '0', RATE_LIMIT_MAX: '100000' })
-  const many = Array.from({ length: 46 }, (_, i) => `dddddddd-0000-4000-8000-2${String(i).padStart(11, '0')}`)
-  for (const id of many) fake.links.set(id, upstreamLink(id))
-  fake.always('status', { delayMs: 50 })
-  t.equal((await app.inject(`/payment-links/${many[45]!}`)).statusCode, 200, 'a call takes 50 ms')
+  const many = idsOf('2', 46)
+  const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', RATE_LIMIT_MAX: '100000' }, { links: many, callMs: 50 })
   fake.enqueue('status', { delayMs: 3000 })
   // Ten a second for 4.5 s, half of what the one connection carries: thirty
   // calls queue behind the stall, and each has its turn within 1.5 s of its end.
-  const start = performance.now()
+  const time = timeline()
   const answers: Array<Promise<{ statusCode: number }>> = []
-  for (const [i, id] of many.slice(0, 45).entries()) {
-    await new Promise(resolve => setTimeout(resolve, i * 100 - (performance.now() - start)))
+  for (const [i, id] of many.slice(1).entries()) {
+    await time.until(i * 100)
     answers.push(app.inject(`/payment-links/${id}`))
   }
   const statuses = (await Promise.all(answers)).map(res => res.statusCode)
@@ -242,7 +244,7 @@ t.test('one call that stalls does not get the calls waiting behind it refused', 
 
 t.test('Kopo Kopo turning slow for good is refused for within a few slow answers, whatever came before', async t => {
   const { app, fake } = await buildTestApp(t, { UPSTREAM_CONNECTIONS: '4', UPSTREAM_RETRIES: '0', CIRCUIT_FAILURE_THRESHOLD: '100000', RATE_LIMIT_MAX: '100000' })
-  const many = Array.from({ length: 136 }, (_, i) => `dddddddd-0000-4000-8000-3${String(i).padStart(11, '0')}`)
+  const many = idsOf('3', 136)
   for (const id of many) fake.links.set(id, upstreamLink(id))
   fake.always('status', { delayMs: 50 })
   for (const id of many.slice(120)) t.equal((await app.inject(`/payment-links/${id}`)).statusCode, 200)
@@ -250,11 +252,11 @@ t.test('Kopo Kopo turning slow for good is refused for within a few slow answers
   // times what four connections carry: the first slow answers come 1.5 s in,
   // and a queue has stood since about 0.1 s.
   fake.always('status', { delayMs: 1500 })
-  const start = performance.now()
+  const time = timeline()
   const sent: Array<{ at: number, answer: Promise<{ headers: Record<string, unknown> }> }> = []
   for (const [i, id] of many.slice(0, 120).entries()) {
-    await new Promise(resolve => setTimeout(resolve, i * 25 - (performance.now() - start)))
-    sent.push({ at: performance.now() - start, answer: app.inject(`/payment-links/${id}`) })
+    await time.until(i * 25)
+    sent.push({ at: time.elapsed(), answer: app.inject(`/payment-links/${id}`) })
   }
   const busy = []
   for (const { at, answer } of sent) if ((await answer).headers['cache-status'] === 'k2-bff; detail=busy') busy.push(at)
