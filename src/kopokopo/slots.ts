@@ -4,6 +4,7 @@ import type { Deadline } from './deadline.js'
 interface Waiter {
   deadline: Deadline
   resolve: () => void
+  reject: (err: Error) => void
   onAbort: () => void
   /** Gone: its deadline ran out while it waited. */
   gone: boolean
@@ -22,7 +23,8 @@ interface Waiter {
  * nobody waited for any more. A call that waited here and gave up never
  * reached undici, and never counts as an attempt. One that would not get a
  * slot in time is refused before it waits, once the queue has stood
- * (expectedWaitMs and queuedMs, used by upstream.ts).
+ * (expectedWaitMs and queuedMs, used by upstream.ts), and so, then, are
+ * those let in before without the estimate counting them (shed).
  */
 export class Slots {
   readonly #size: number
@@ -51,6 +53,11 @@ export class Slots {
   /** Every slot taken. */
   get full (): boolean {
     return this.#free === 0
+  }
+
+  /** Some waiting calls are not counted (Waiter.counted). */
+  get uncounted (): boolean {
+    return this.#waiting > this.#counted
   }
 
   /** How long calls have waited without a break; 0 while none waits. */
@@ -89,6 +96,7 @@ export class Slots {
       const waiter: Waiter = {
         deadline,
         resolve,
+        reject,
         gone: false,
         counted,
         onAbort: () => {
@@ -102,6 +110,36 @@ export class Slots {
       if (this.#waiting++ === 0) this.#queuedSince = performance.now()
       if (counted) this.#counted++
     })
+  }
+
+  /**
+   * Looks again at the waiting calls not counted, in turn, as expectedWaitMs
+   * would at each one's place in the queue: one whose turn would now leave it
+   * less than `callMs` is sent away with `refuse(its wait)`, and the others
+   * are counted from now on, so that each is looked at once. Meant for when
+   * the estimate is to be trusted: let in during a burst, these would
+   * otherwise wait to the end of their deadline, or to a turn with too little
+   * time left, before being turned away.
+   */
+  shed (callMs: number, refuse: (waitMs: number, deadline: Deadline) => Error, now = performance.now()): void {
+    const spacing = callMs / this.#size
+    let turnMs = Math.max(0, this.#lastTaken + spacing - now)
+    for (let i = this.#head; i < this.#queue.length && this.uncounted; i++) {
+      const waiter = this.#queue[i]!
+      if (waiter.gone) continue
+      if (!waiter.counted) {
+        if (waiter.deadline.remaining() - turnMs < callMs) {
+          waiter.gone = true
+          waiter.deadline.events.off('abort', waiter.onAbort)
+          this.#leave(waiter)
+          waiter.reject(refuse(turnMs, waiter.deadline))
+          continue
+        }
+        waiter.counted = true
+        this.#counted++
+      }
+      turnMs += spacing
+    }
   }
 
   /** Gives the slot back: to the call that has waited longest, if one still waits. */

@@ -156,14 +156,33 @@ export class Upstream {
     // A connection is free: no estimate, and no sort, on a miss's way.
     if (!slots.full) return true
     const callMs = this.#times.medianMs()
+    // Those let in before the queue had stood are looked at again first: the
+    // ones kept take their turns ahead of this call.
+    const stood = this.#shed(callMs)
     const waitMs = slots.expectedWaitMs(callMs)
     if (waitMs === 0) return true
-    const leftMs = deadline.remaining()
-    if (leftMs - waitMs >= callMs) return true
-    if (slots.queuedMs() < callMs) return false
+    if (deadline.remaining() - waitMs >= callMs) return true
+    if (!stood) return false
+    throw this.#busy(waitMs, deadline)
+  }
+
+  /**
+   * Once calls have waited without a break for a call's time (said by the
+   * result), sends away those let in before then, not counted, that would not
+   * get their turn in time, rather than let them wait to their deadline.
+   */
+  #shed (callMs: number): boolean {
+    const { slots } = this.#o
+    const stood = slots.queuedMs() >= callMs
+    if (stood && slots.uncounted) slots.shed(callMs, this.#busy)
+    return stood
+  }
+
+  /** The refusal of a call that would wait `waitMs` for a connection, counted. */
+  readonly #busy = (waitMs: number, deadline: Deadline): UpstreamBusyError => {
     this.#o.onBusy?.()
-    throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
-      `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
+    return new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
+      `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(deadline.remaining())} ms left`)
   }
 
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
@@ -246,7 +265,12 @@ export class Upstream {
     return { status: statusCode, headers, body: read ?? NO_BODY, durationMs: performance.now() - started }
   }
 
-  readonly #release = (): void => { this.#o.slots.release() }
+  // After the hand-over, so that the next turn is reckoned from it. Without
+  // new calls, a queue of hopeless ones is thus still sent away.
+  readonly #release = (): void => {
+    this.#o.slots.release()
+    if (this.#o.slots.uncounted) this.#shed(this.#times.medianMs())
+  }
 
   /** One request to Kopo Kopo and its answer. */
   async #exchange (request: UpstreamRequest, deadline: Deadline): Promise<Exchange> {

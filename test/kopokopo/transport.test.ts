@@ -193,21 +193,52 @@ t.test('a burst, or a call whose turn may be near, is not refused on what earlie
   t.strictSame(burst.map(res => res.statusCode), burst.map(() => 200), 'a queue that has not stood for a call\'s time is no evidence')
 })
 
-t.test('calls let in behind a burst without their turn in time do not count against those after them', async t => {
-  const many = idsOf('1', 16)
-  const { app } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' }, { links: many })
-  // Ten at once: three of them get a call in time; the other seven wait,
-  // not counted, and leave without a call when their turn comes, 1,500 ms in.
-  const burst = many.slice(1, 11).map(async id => await app.inject(`/payment-links/${id}`))
-  // Then one request every 600 ms, below what one connection carries.
-  const later: Array<Promise<{ statusCode: number }>> = []
+t.test('calls let in behind a burst without their turn in time are sent away once the queue has stood, not at their turn', async t => {
+  const many = idsOf('1', 11)
+  const { app, fake, logs } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' }, { links: many })
+  // Ten at once: three of them get a call in time; the other seven wait, not
+  // counted, for the queue may be a passing burst. Once it has stood for a
+  // call's time, an answer handing the connection on (500 or 1,000 ms in)
+  // sends them away. Before, they left when their turn came, 1,500 ms in,
+  // with a 504. No request comes meanwhile to do it (see the next test).
   const time = timeline()
-  for (const at of [600, 1200, 1800]) {
-    await time.until(at)
-    later.push(app.inject(`/payment-links/${many[11 + later.length]!}`))
-  }
-  t.strictSame((await Promise.all(burst)).map(res => res.statusCode), [200, 200, 200, 504, 504, 504, 504, 504, 504, 504])
-  t.strictSame((await Promise.all(later)).map(res => res.statusCode), [200, 200, 200], 'each had a connection in time')
+  const burst = await Promise.all(many.slice(1).map(async (id, i) => {
+    const res = await app.inject({ url: `/payment-links/${id}`, headers: { 'x-request-id': `burst-${i}` } })
+    return { status: res.statusCode, cacheStatus: res.headers['cache-status'], at: time.elapsed() }
+  }))
+  t.strictSame(burst.map(res => res.status), [200, 200, 200, 503, 503, 503, 503, 503, 503, 503])
+  const sent = burst.slice(3)
+  t.ok(sent.every(res => res.cacheStatus === 'k2-bff; detail=busy'), 'refused as busy, no call made')
+  t.ok(sent.every(res => res.at < 1200), `answered ${sent.map(res => Math.round(res.at)).join(', ')} ms in`)
+  t.match(logs.lines.find(l => l.requestId === 'burst-9' && l.level === 40)?.reason,
+    /^every connection to Kopo Kopo busy: about \d+ ms to wait for one, \d+ ms left$/)
+  t.equal(fake.calls('status').length, 1 + 3)
+  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 7)
+})
+
+t.test('a request that comes once the queue has stood sends away those let in before without their turn in time', async t => {
+  const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' })
+  // The call on the one connection stalls: no answer hands it on.
+  const stall = gate()
+  t.teardown(() => stall.open())
+  fake.enqueue('status', { until: stall.promise })
+  const time = timeline()
+  // One goes and stalls; five wait. By the 500 ms learned, the first two
+  // expect their turns in time and are counted; the other three are not.
+  const held = ids.slice(1, 7).map(async id => {
+    const res = await app.inject(`/payment-links/${id}`)
+    return { status: res.statusCode, at: time.elapsed() }
+  })
+  // 700 ms in the queue has stood for a call's time. Those three would get
+  // their turns 1,000, 1,500 and 2,000 ms on, with 1,100 ms left: sent away.
+  // This one has the two counted ahead of it: 1,000 ms to wait, 1,800 left.
+  await time.until(700)
+  const next = app.inject(`/payment-links/${ids[7]!}`)
+  const answers = await Promise.all(held)
+  t.strictSame(answers.map(res => res.status), [504, 504, 504, 503, 503, 503], 'the stalled call and the two counted reach their deadline')
+  t.ok(answers.slice(3).every(res => res.at < 1000), `refused ${answers.slice(3).map(res => Math.round(res.at)).join(', ')} ms in`)
+  t.equal((await next).statusCode, 200, 'let in: the stalled call cut off at its deadline, its turn came with 700 ms left')
+  t.equal(fake.calls('status').length, 3, 'the one the test taught the pace with, the stalled one and the last')
 })
 
 t.test('a call whose turn is near is let in, though calls have waited all along', async t => {
