@@ -113,21 +113,15 @@ export class UpstreamTimeoutError extends AppError {
 
 /** Upstream is known to be down or throttling us: try again later. */
 export class UpstreamUnavailableError extends AppError {
-  constructor (detail: string, retryAfter: number, upstreamStatus?: number, forwarded = true, reason?: string) {
-    super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', {
-      detail,
-      retryAfter,
-      ...(upstreamStatus === undefined ? {} : { upstreamStatus }),
-      forwarded,
-      reason
-    })
+  constructor (detail: string, options: Omit<AppErrorOptions, 'detail' | 'retryAfter'> & { retryAfter: number }) {
+    super(503, 'UPSTREAM_UNAVAILABLE', 'Kopo Kopo is unavailable', { ...options, detail })
   }
 }
 
 /** The call was held back: Kopo Kopo's last Retry-After has not run out (kopokopo/upstream.ts). */
 export class UpstreamPausedError extends UpstreamUnavailableError {
   constructor (retryAfter: number, forwarded: boolean) {
-    super('Kopo Kopo asked for a pause in calls; try again later.', retryAfter, undefined, forwarded)
+    super('Kopo Kopo asked for a pause in calls; try again later.', { retryAfter, forwarded })
   }
 }
 
@@ -140,7 +134,7 @@ export class UpstreamPausedError extends UpstreamUnavailableError {
 export class UpstreamBusyError extends UpstreamUnavailableError {
   constructor (retryAfter: number, forwarded: boolean, reason: string) {
     super('Every connection to Kopo Kopo is busy, and this request would not get its turn in time; try again later.',
-      retryAfter, undefined, forwarded, reason)
+      { retryAfter, forwarded, reason })
   }
 }
 

@@ -101,7 +101,7 @@ export class Upstream {
         // The client is told when to come back, rather than handed a 502 that reads as a broken answer.
         if (told) {
           throw new UpstreamUnavailableError(status === 429 ? 'Kopo Kopo is throttling requests.' : 'Kopo Kopo is unavailable for now.',
-            this.#comeBackS(retryAfterMs ?? 1000), status)
+            { retryAfter: this.#comeBackS(retryAfterMs ?? 1000), upstreamStatus: status })
         }
         return unwrap(result)
       }
@@ -305,8 +305,8 @@ interface Exchange {
 }
 
 function circuitOpen (retryAfterMs: number, deadline: Deadline): UpstreamUnavailableError {
-  return new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.', clientRetryAfterS(retryAfterMs),
-    undefined, deadline.attempts > 0)
+  return new UpstreamUnavailableError('Kopo Kopo is failing; calls are paused for a moment.',
+    { retryAfter: clientRetryAfterS(retryAfterMs), forwarded: deadline.attempts > 0 })
 }
 
 /** A body not to be read: dropped, with its connection. */
