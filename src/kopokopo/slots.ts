@@ -114,12 +114,14 @@ export class Slots {
 
   /**
    * Looks again at the waiting calls not counted, in turn, as expectedWaitMs
-   * would at each one's place in the queue: one whose turn would now leave it
-   * less than `callMs` is sent away with `refuse(its wait)`, and the others
-   * are counted from now on, so that each is looked at once. Meant for when
-   * the estimate is to be trusted: let in during a burst, these would
-   * otherwise wait to the end of their deadline, or to a turn with too little
-   * time left, before being turned away.
+   * would at each one's place in the queue: one whose deadline would now come
+   * before its turn is sent away with `refuse(its wait)`, and the others are
+   * counted from now on, so that each is looked at once. Meant for when the
+   * estimate is to be trusted: let in during a burst, these would otherwise
+   * wait to the end of their deadline. One whose turn comes in time, but with
+   * less than a call's time left, waits on: the estimate is rougher the further
+   * it looks (Kopo Kopo turning faster, calls that leave at their turn), and
+   * the check when the turn comes is exact.
    */
   shed (callMs: number, refuse: (waitMs: number, deadline: Deadline) => Error, now = performance.now()): void {
     const spacing = callMs / this.#size
@@ -128,7 +130,7 @@ export class Slots {
       const waiter = this.#queue[i]!
       if (waiter.gone) continue
       if (!waiter.counted) {
-        if (waiter.deadline.remaining() - turnMs < callMs) {
+        if (waiter.deadline.remaining() < turnMs) {
           waiter.gone = true
           waiter.deadline.events.off('abort', waiter.onAbort)
           this.#leave(waiter)

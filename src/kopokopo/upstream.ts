@@ -169,7 +169,7 @@ export class Upstream {
   /**
    * Once calls have waited without a break for a call's time (said by the
    * result), sends away those let in before then, not counted, that would not
-   * get their turn in time, rather than let them wait to their deadline.
+   * get their turn before their deadline, rather than let them wait for it.
    */
   #shed (callMs: number): boolean {
     const { slots } = this.#o
@@ -234,9 +234,10 @@ export class Upstream {
     }
     const outcome = classify(response.status)
     if (call === 'status') this.#times.record(response.durationMs)
-    if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
+    const failed = outcome === 'server_error' || outcome === 'rate_limited'
+    if (failed) this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
-    this.#freeSlot(exchange)
+    this.#freeSlot(exchange, !failed)
     this.#o.observe?.(call, outcome, seconds())
     return response
   }
@@ -245,10 +246,13 @@ export class Upstream {
    * Frees the call's slot once undici is done with its request: at once for an
    * answer, after the deadline for a handshake still under way. Called after
    * the outcome counted, so a call waiting for the slot sees the circuit the
-   * outcome may have opened.
+   * outcome may have opened. After a good answer, the calls waiting are looked
+   * at again (#shed); not after a failed one, which may be starting a pause
+   * (send() sets it after this) or the circuit: those waiting are then told
+   * so, one after another, at their turns.
    */
-  #freeSlot (exchange: Promise<unknown>): void {
-    exchange.then(this.#release, this.#release)
+  #freeSlot (exchange: Promise<unknown>, good = false): void {
+    exchange.then(good ? this.#handOn : this.#release, this.#release)
   }
 
   async #answer (exchange: Promise<Exchange>, deadline: Deadline, started: number): Promise<UpstreamResponse> {
@@ -265,9 +269,11 @@ export class Upstream {
     return { status: statusCode, headers, body: read ?? NO_BODY, durationMs: performance.now() - started }
   }
 
-  // After the hand-over, so that the next turn is reckoned from it. Without
-  // new calls, a queue of hopeless ones is thus still sent away.
-  readonly #release = (): void => {
+  readonly #release = (): void => { this.#o.slots.release() }
+
+  // Looked at after the hand-over, so that the next turn is reckoned from it.
+  // Without new calls, a queue of hopeless ones is thus still sent away.
+  readonly #handOn = (): void => {
     this.#o.slots.release()
     if (this.#o.slots.uncounted) this.#shed(this.#times.medianMs())
   }

@@ -66,19 +66,18 @@ t.test('the expected wait for a slot: the next one due after the last taken, the
   await again
 })
 
-t.test('shedding looks again at the calls not counted, in turn: sends away those whose turn comes too late, and counts the rest', async t => {
+t.test('shedding looks again at the calls not counted, in turn: sends away those whose deadline comes before their turn, and counts the rest', async t => {
   const slots = new Slots(1)
   t.equal(slots.take(deadline(t), timeout), undefined, 'the slot taken now: free again about 200 ms on')
-  const kept = deadline(t, 1_000)
-  const late = deadline(t, 700)
-  const nearEnd = deadline(t, 600)
+  const late = deadline(t, 900)
   const served: string[] = []
   const waits = [
     ['counted', deadline(t), true],
-    ['kept', kept, false],
+    ['kept', deadline(t, 1_000), false],
     ['long', deadline(t), false],
+    ['tight', deadline(t, 900), false],
     ['late', late, false],
-    ['counted, near its end', nearEnd, true]
+    ['counted, near its end', deadline(t, 600), true]
   ] as const
   const taken = waits.map(([name, d, counted]) => slots.take(d, timeout, counted)!.then(() => { served.push(name) }))
   t.ok(slots.uncounted)
@@ -87,23 +86,24 @@ t.test('shedding looks again at the calls not counted, in turn: sends away those
     refused.push({ waitMs, deadline: d })
     return new Error('busy')
   })
-  // Turns 200, 400, 600 and 800 ms away: 'kept' has about 600 ms left after
-  // its turn, 'late' would have less than nothing.
+  // Turns 200, 400, 600, 800 and 1,000 ms away: 'tight' has its turn with
+  // 100 ms left, less than a call's time, and waits on (the check at its turn
+  // decides); 'late' would be past its deadline.
   t.equal(refused.length, 1)
-  t.equal(refused[0]!.deadline, late, 'the one whose turn comes too late')
+  t.equal(refused[0]!.deadline, late, 'the one whose deadline comes first')
   // Less by however long the test took since the slot was taken.
-  t.ok(refused[0]!.waitMs <= 800 && refused[0]!.waitMs > 700, `its wait: about 800 ms (${refused[0]!.waitMs})`)
-  await t.rejects(taken[3]!, { message: 'busy' }, 'rejected with what refuse made')
+  t.ok(refused[0]!.waitMs <= 1000 && refused[0]!.waitMs > 900, `its wait: about 1,000 ms (${refused[0]!.waitMs})`)
+  await t.rejects(taken[4]!, { message: 'busy' }, 'rejected with what refuse made')
   t.equal(late.events.listenerCount('abort'), 0, 'no listener left on its deadline')
-  t.equal(slots.waiting, 4)
+  t.equal(slots.waiting, 5)
   t.notOk(slots.uncounted, 'the others are counted now')
   const waitMs = slots.expectedWaitMs(200)
-  t.ok(waitMs <= 1000 && waitMs > 900, `four spacings after the next slot frees (${waitMs})`)
+  t.ok(waitMs <= 1200 && waitMs > 1100, `five spacings after the next slot frees (${waitMs})`)
   slots.shed(200, () => { throw new Error('looked at again') })
   t.pass('those counted are not looked at again, the one near its end included')
-  for (let i = 0; i < 4; i++) slots.release()
-  await Promise.all([...taken.slice(0, 3), taken[4]])
-  t.strictSame(served, ['counted', 'kept', 'long', 'counted, near its end'], 'the rest served in turn')
+  for (let i = 0; i < 5; i++) slots.release()
+  await Promise.all([...taken.slice(0, 4), taken[5]])
+  t.strictSame(served, ['counted', 'kept', 'long', 'tight', 'counted, near its end'], 'the rest served in turn')
   slots.release()
 })
 
