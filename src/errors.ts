@@ -126,10 +126,9 @@ export class UpstreamPausedError extends UpstreamUnavailableError {
 }
 
 /**
- * Refused before its turn for a connection: every connection to Kopo Kopo is
- * taken, and at the pace of its answers lately this request would not get one
- * with time left for its call (kopokopo/upstream.ts). Told as soon as that is
- * known, not at its deadline.
+ * Refused before it waited: every connection to Kopo Kopo is taken, and at the
+ * pace of its answers lately this request would not get one with time left
+ * for its call (kopokopo/upstream.ts). Told at once, not at its deadline.
  */
 export class UpstreamBusyError extends UpstreamUnavailableError {
   constructor (retryAfter: number, forwarded: boolean, reason: string) {

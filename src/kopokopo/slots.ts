@@ -4,7 +4,6 @@ import type { Deadline } from './deadline.js'
 interface Waiter {
   deadline: Deadline
   resolve: () => void
-  reject: (err: Error) => void
   onAbort: () => void
   /** Gone: its deadline ran out while it waited. */
   gone: boolean
@@ -23,8 +22,7 @@ interface Waiter {
  * nobody waited for any more. A call that waited here and gave up never
  * reached undici, and never counts as an attempt. One that would not get a
  * slot in time is refused before it waits, once the queue has stood
- * (expectedWaitMs and queuedMs, used by upstream.ts), and so, then, are
- * those let in before without the estimate counting them (shed).
+ * (expectedWaitMs and queuedMs, used by upstream.ts).
  */
 export class Slots {
   readonly #size: number
@@ -53,11 +51,6 @@ export class Slots {
   /** Every slot taken. */
   get full (): boolean {
     return this.#free === 0
-  }
-
-  /** Some waiting calls are not counted (Waiter.counted). */
-  get uncounted (): boolean {
-    return this.#waiting > this.#counted
   }
 
   /** How long calls have waited without a break; 0 while none waits. */
@@ -96,7 +89,6 @@ export class Slots {
       const waiter: Waiter = {
         deadline,
         resolve,
-        reject,
         gone: false,
         counted,
         onAbort: () => {
@@ -110,38 +102,6 @@ export class Slots {
       if (this.#waiting++ === 0) this.#queuedSince = performance.now()
       if (counted) this.#counted++
     })
-  }
-
-  /**
-   * Looks again at the waiting calls not counted, in turn, as expectedWaitMs
-   * would at each one's place in the queue: one whose deadline would now come
-   * before its turn is sent away with `refuse(its wait)`, and the others are
-   * counted from now on, so that each is looked at once. Meant for when the
-   * estimate is to be trusted: let in during a burst, these would otherwise
-   * wait to the end of their deadline. One whose turn comes in time, but with
-   * less than a call's time left, waits on: the estimate is rougher the further
-   * it looks (Kopo Kopo turning faster, calls that leave at their turn), and
-   * the check when the turn comes is exact.
-   */
-  shed (callMs: number, refuse: (waitMs: number, deadline: Deadline) => Error, now = performance.now()): void {
-    const spacing = callMs / this.#size
-    let turnMs = Math.max(0, this.#lastTaken + spacing - now)
-    for (let i = this.#head; i < this.#queue.length && this.uncounted; i++) {
-      const waiter = this.#queue[i]!
-      if (waiter.gone) continue
-      if (!waiter.counted) {
-        if (waiter.deadline.remaining() < turnMs) {
-          waiter.gone = true
-          waiter.deadline.events.off('abort', waiter.onAbort)
-          this.#leave(waiter)
-          waiter.reject(refuse(turnMs, waiter.deadline))
-          continue
-        }
-        waiter.counted = true
-        this.#counted++
-      }
-      turnMs += spacing
-    }
   }
 
   /** Gives the slot back: to the call that has waited longest, if one still waits. */

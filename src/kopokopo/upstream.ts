@@ -156,33 +156,14 @@ export class Upstream {
     // A connection is free: no estimate, and no sort, on a miss's way.
     if (!slots.full) return true
     const callMs = this.#times.medianMs()
-    // Those let in before the queue had stood are looked at again first: the
-    // ones kept take their turns ahead of this call.
-    const stood = this.#shed(callMs)
     const waitMs = slots.expectedWaitMs(callMs)
     if (waitMs === 0) return true
-    if (deadline.remaining() - waitMs >= callMs) return true
-    if (!stood) return false
-    throw this.#busy(waitMs, deadline)
-  }
-
-  /**
-   * Once calls have waited without a break for a call's time (said by the
-   * result), sends away those let in before then, not counted, that would not
-   * get their turn before their deadline, rather than let them wait for it.
-   */
-  #shed (callMs: number): boolean {
-    const { slots } = this.#o
-    const stood = slots.queuedMs() >= callMs
-    if (stood && slots.uncounted) slots.shed(callMs, this.#busy)
-    return stood
-  }
-
-  /** The refusal of a call that would wait `waitMs` for a connection, counted. */
-  readonly #busy = (waitMs: number, deadline: Deadline): UpstreamBusyError => {
+    const leftMs = deadline.remaining()
+    if (leftMs - waitMs >= callMs) return true
+    if (slots.queuedMs() < callMs) return false
     this.#o.onBusy?.()
-    return new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
-      `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(deadline.remaining())} ms left`)
+    throw new UpstreamBusyError(this.#comeBackS(waitMs), deadline.attempts > 0,
+      `every connection to Kopo Kopo busy: about ${Math.ceil(waitMs)} ms to wait for one, ${Math.floor(leftMs)} ms left`)
   }
 
   async #attempt (call: UpstreamCall, request: UpstreamRequest, deadline: Deadline, waitedUntil: number): Promise<UpstreamResponse | AttemptError> {
@@ -234,10 +215,9 @@ export class Upstream {
     }
     const outcome = classify(response.status)
     if (call === 'status') this.#times.record(response.durationMs)
-    const failed = outcome === 'server_error' || outcome === 'rate_limited'
-    if (failed) this.#o.breaker.failure(ticket)
+    if (outcome === 'server_error' || outcome === 'rate_limited') this.#o.breaker.failure(ticket)
     else this.#o.breaker.success(ticket)
-    this.#freeSlot(exchange, !failed)
+    this.#freeSlot(exchange)
     this.#o.observe?.(call, outcome, seconds())
     return response
   }
@@ -246,13 +226,10 @@ export class Upstream {
    * Frees the call's slot once undici is done with its request: at once for an
    * answer, after the deadline for a handshake still under way. Called after
    * the outcome counted, so a call waiting for the slot sees the circuit the
-   * outcome may have opened. After a good answer, the calls waiting are looked
-   * at again (#shed); not after a failed one, which may be starting a pause
-   * (send() sets it after this) or the circuit: those waiting are then told
-   * so, one after another, at their turns.
+   * outcome may have opened.
    */
-  #freeSlot (exchange: Promise<unknown>, good = false): void {
-    exchange.then(good ? this.#handOn : this.#release, this.#release)
+  #freeSlot (exchange: Promise<unknown>): void {
+    exchange.then(this.#release, this.#release)
   }
 
   async #answer (exchange: Promise<Exchange>, deadline: Deadline, started: number): Promise<UpstreamResponse> {
@@ -270,13 +247,6 @@ export class Upstream {
   }
 
   readonly #release = (): void => { this.#o.slots.release() }
-
-  // Looked at after the hand-over, so that the next turn is reckoned from it.
-  // Without new calls, a queue of hopeless ones is thus still sent away.
-  readonly #handOn = (): void => {
-    this.#o.slots.release()
-    if (this.#o.slots.uncounted) this.#shed(this.#times.medianMs())
-  }
 
   /** One request to Kopo Kopo and its answer. */
   async #exchange (request: UpstreamRequest, deadline: Deadline): Promise<Exchange> {

@@ -5,8 +5,8 @@ import { Slots } from '../../src/kopokopo/slots.js'
 import type { Teardown } from '../helpers/app.js'
 
 // A deadline whose end the test decides: its abort, as its timer would emit it.
-function deadline (t: Teardown, ms = 60_000): Deadline & { end: () => void } {
-  const made = new Deadline(ms)
+function deadline (t: Teardown): Deadline & { end: () => void } {
+  const made = new Deadline(60_000)
   t.teardown(() => made.release())
   return Object.assign(made, {
     end: () => {
@@ -64,47 +64,6 @@ t.test('the expected wait for a slot: the next one due after the last taken, the
   t.equal(slots.expectedWaitMs(100, at(1000)), 50, 'one counted ahead')
   for (let i = 0; i < 3; i++) slots.release()
   await again
-})
-
-t.test('shedding looks again at the calls not counted, in turn: sends away those whose deadline comes before their turn, and counts the rest', async t => {
-  const slots = new Slots(1)
-  t.equal(slots.take(deadline(t), timeout), undefined, 'the slot taken now: free again about 200 ms on')
-  const late = deadline(t, 900)
-  const served: string[] = []
-  const waits = [
-    ['counted', deadline(t), true],
-    ['kept', deadline(t, 1_000), false],
-    ['long', deadline(t), false],
-    ['tight', deadline(t, 900), false],
-    ['late', late, false],
-    ['counted, near its end', deadline(t, 600), true]
-  ] as const
-  const taken = waits.map(([name, d, counted]) => slots.take(d, timeout, counted)!.then(() => { served.push(name) }))
-  t.ok(slots.uncounted)
-  const refused: Array<{ waitMs: number, deadline: Deadline }> = []
-  slots.shed(200, (waitMs, d) => {
-    refused.push({ waitMs, deadline: d })
-    return new Error('busy')
-  })
-  // Turns 200, 400, 600, 800 and 1,000 ms away: 'tight' has its turn with
-  // 100 ms left, less than a call's time, and waits on (the check at its turn
-  // decides); 'late' would be past its deadline.
-  t.equal(refused.length, 1)
-  t.equal(refused[0]!.deadline, late, 'the one whose deadline comes first')
-  // Less by however long the test took since the slot was taken.
-  t.ok(refused[0]!.waitMs <= 1000 && refused[0]!.waitMs > 900, `its wait: about 1,000 ms (${refused[0]!.waitMs})`)
-  await t.rejects(taken[4]!, { message: 'busy' }, 'rejected with what refuse made')
-  t.equal(late.events.listenerCount('abort'), 0, 'no listener left on its deadline')
-  t.equal(slots.waiting, 5)
-  t.notOk(slots.uncounted, 'the others are counted now')
-  const waitMs = slots.expectedWaitMs(200)
-  t.ok(waitMs <= 1200 && waitMs > 1100, `five spacings after the next slot frees (${waitMs})`)
-  slots.shed(200, () => { throw new Error('looked at again') })
-  t.pass('those counted are not looked at again, the one near its end included')
-  for (let i = 0; i < 5; i++) slots.release()
-  await Promise.all([...taken.slice(0, 4), taken[5]])
-  t.strictSame(served, ['counted', 'kept', 'long', 'tight', 'counted, near its end'], 'the rest served in turn')
-  slots.release()
 })
 
 t.test('a counted call that leaves at its deadline no longer counts', async t => {
