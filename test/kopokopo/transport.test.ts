@@ -210,6 +210,37 @@ t.test('calls let in behind a burst without their turn in time do not count agai
   t.strictSame((await Promise.all(later)).map(res => res.statusCode), [200, 200, 200], 'each had a connection in time')
 })
 
+t.test('calls let in during a slow spell are served when Kopo Kopo turns fast again, not refused on the old pace', async t => {
+  // Refused once the queue had stood, by the estimate that let them in
+  // uncounted, they were sent away just as Kopo Kopo could answer them.
+  const many = idsOf('4', 21)
+  const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' }, { links: many })
+  // Twenty at once: one goes, slow (600 ms); by the 500 ms learned, two of
+  // those waiting expect their turn in time. Then every call takes 50 ms.
+  fake.enqueue('status', { delayMs: 600 })
+  fake.always('status', { delayMs: 50 })
+  const answers = await Promise.all(many.slice(1).map(async id => (await app.inject(`/payment-links/${id}`)).statusCode))
+  t.strictSame(answers, answers.map(() => 200))
+  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 0)
+})
+
+t.test('an answer that opens the circuit, or asks for a pause, gets the calls waiting told so, one after another', async t => {
+  for (const [env, fault, detail, retryAfter] of [
+    [{ CIRCUIT_FAILURE_THRESHOLD: '1' }, { status: 500 }, 'circuit-open', '10'],
+    [{}, { status: 429, headers: { 'retry-after': '5' } }, 'paused', '5']
+  ] as const) {
+    const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', ...env })
+    // The call under way fails 550 ms in, the queue by then standing; five
+    // wait behind it, three of them not counted.
+    fake.enqueue('status', { delayMs: 550, ...fault })
+    const answers = await Promise.all(ids.slice(1, 7).map(async id => await app.inject(`/payment-links/${id}`)))
+    t.strictSame(answers.slice(1).map(res => [res.statusCode, res.headers['cache-status'], res.headers['retry-after']]),
+      answers.slice(1).map(() => [503, `k2-bff; detail=${detail}`, retryAfter]), `${fault.status}: every call waiting is told ${detail}`)
+    t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 0)
+    t.equal(fake.calls('status').length, 2, 'none of them went out')
+  }
+})
+
 t.test('a call whose turn is near is let in, though calls have waited all along', async t => {
   const { app } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1700' })
   const time = timeline()
