@@ -211,8 +211,8 @@ t.test('calls let in behind a burst without their turn in time do not count agai
 })
 
 t.test('calls let in during a slow spell are served when Kopo Kopo turns fast again, not refused on the old pace', async t => {
-  // Refused once the queue had stood, by the estimate that let them in
-  // uncounted, they were sent away just as Kopo Kopo could answer them.
+  // Refusing them once the queue has stood, on the estimate that let them in
+  // uncounted, would send them away just as Kopo Kopo can answer them.
   const many = idsOf('4', 21)
   const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800' }, { links: many })
   // Twenty at once: one goes, slow (600 ms); by the 500 ms learned, two of
@@ -230,8 +230,8 @@ t.test('an answer that opens the circuit, or asks for a pause, gets the calls wa
     [{}, { status: 429, headers: { 'retry-after': '5' } }, 'paused', '5']
   ] as const) {
     const { app, fake } = await paced(t, { UPSTREAM_CONNECTIONS: '1', UPSTREAM_TIMEOUT_MS: '1800', ...env })
-    // The call under way fails 550 ms in, the queue by then standing; five
-    // wait behind it, three of them not counted.
+    // The call under way fails 550 ms in, after the queue has stood for a
+    // call's time; five wait behind it, three of them not counted.
     fake.enqueue('status', { delayMs: 550, ...fault })
     const answers = await Promise.all(ids.slice(1, 7).map(async id => await app.inject(`/payment-links/${id}`)))
     t.strictSame(answers.slice(1).map(res => [res.statusCode, res.headers['cache-status'], res.headers['retry-after']]),
