@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
 import { Agent, type Dispatcher } from 'undici'
-import { buildTestApp, problem, sample, type Teardown } from '../helpers/app.js'
+import { buildTestApp, problem, sample, type Teardown, type TestApp } from '../helpers/app.js'
 import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
 const idsOf = (group: string, count: number) => Array.from({ length: count }, (_, i) => `dddddddd-0000-4000-8000-${group}${String(i).padStart(12 - group.length, '0')}`)
@@ -22,6 +22,11 @@ async function paced (t: Test, env: Record<string, string>, { links = ids, callM
   built.fake.always('status', { delayMs: callMs })
   t.equal((await built.app.inject(`/payment-links/${links[0]!}`)).statusCode, 200, `a call takes ${callMs} ms`)
   return built
+}
+
+/** The value of a metric without labels (a counter or gauge). */
+async function metric (app: TestApp['app'], name: string): Promise<number | undefined> {
+  return sample(await app.metrics.registry.getSingleMetricAsString(name), name)
 }
 
 /** Sleeps until `ms` after the moment it was made (Kopo Kopo's delays are on the real clock too). */
@@ -106,7 +111,7 @@ t.test('a call that waited for a connection past its deadline is a 504 that name
   const carried = app.inject(`/payment-links/${ids[1]!}`)
   await dispatched.promise
   const waiting = app.inject({ url: `/payment-links/${ids[2]!}`, headers: { 'x-request-id': 'waited-for-a-connection' } })
-  const gauge = async (): Promise<number | undefined> => sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_waiting'), 'k2bff_upstream_waiting')
+  const gauge = async (): Promise<number | undefined> => await metric(app, 'k2bff_upstream_waiting')
   let shown = await gauge()
   for (let turns = 0; shown === 0 && turns < 10_000; turns++) {
     await new Promise(resolve => setImmediate(resolve))
@@ -174,7 +179,7 @@ t.test('a call that would not get a connection in time is refused at once, not a
   t.equal(fake.calls('status').length, 6, 'Kopo Kopo never saw the refused ones')
   const metrics = await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_requests_total')
   t.match(metrics, 'k2bff_upstream_requests_total{call="status",outcome="timeout"} 0')
-  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 2,
+  t.equal(await metric(app, 'k2bff_upstream_busy_total'), 2,
     'the refused request and the one the stale answer stood in for')
 })
 
@@ -221,7 +226,7 @@ t.test('calls let in during a slow spell are served when Kopo Kopo turns fast ag
   fake.always('status', { delayMs: 50 })
   const answers = await Promise.all(many.slice(1).map(async id => (await app.inject(`/payment-links/${id}`)).statusCode))
   t.strictSame(answers, answers.map(() => 200))
-  t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 0)
+  t.equal(await metric(app, 'k2bff_upstream_busy_total'), 0)
 })
 
 t.test('an answer that opens the circuit, or asks for a pause, gets the calls waiting told so, one after another', async t => {
@@ -236,7 +241,7 @@ t.test('an answer that opens the circuit, or asks for a pause, gets the calls wa
     const answers = await Promise.all(ids.slice(1, 7).map(async id => await app.inject(`/payment-links/${id}`)))
     t.strictSame(answers.slice(1).map(res => [res.statusCode, res.headers['cache-status'], res.headers['retry-after']]),
       answers.slice(1).map(() => [503, `k2-bff; detail=${detail}`, retryAfter]), `${fault.status}: every call waiting is told ${detail}`)
-    t.equal(sample(await app.metrics.registry.getSingleMetricAsString('k2bff_upstream_busy_total'), 'k2bff_upstream_busy_total'), 0)
+    t.equal(await metric(app, 'k2bff_upstream_busy_total'), 0)
     t.equal(fake.calls('status').length, 2, 'none of them went out')
   }
 })
