@@ -1,20 +1,30 @@
 import type { PaymentLinkResponse } from '../kopokopo/schemas.js'
 import type { LinkState, PaymentLink } from './schema.js'
 
+/** How long a link lasts when its creator sets no expiry: Kopo Kopo's published default. */
+export const DEFAULT_LINK_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
+
+export interface MappedLink {
+  link: PaymentLink
+  /** When the link stops taking payments, in epoch ms (see linkExpiry); NaN when that cannot be told. */
+  expiry: number
+}
+
 /**
  * Turns Kopo Kopo's answer into the public DTO. Only the listed fields are
  * copied: metadata, callback and self URLs, initiator names and phone numbers
  * never leave the service.
  */
-export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: string, now: number): PaymentLink {
+export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: string, now: number): MappedLink {
   const { id, attributes: a } = response.data
   // Its container too: one of another shape (a bare URL, a list) holds no status, expiry or page.
   const link: Record<string, unknown> = isRecord(a.payment_link) ? a.payment_link : {}
   const linkStatus = stringOrNull(link.payment_link_status) ?? stringOrNull(link.status)
   const expiresAt = stringOrNull(link.expires_at)
-  return {
+  const expiry = linkExpiry(expiresAt, a.created_at)
+  const dto: PaymentLink = {
     id: id.toLowerCase(),
-    state: deriveState(a.status, linkStatus, expiresAt, now),
+    state: deriveState(a.status, linkStatus, expiry, now),
     status: a.status,
     linkStatus,
     amount: typeof a.amount === 'number' ? decimal(a.amount) : a.amount,
@@ -28,6 +38,7 @@ export function toPaymentLink (response: PaymentLinkResponse, linkBaseUrl: strin
     url: absoluteUrl(stringOrNull(link.link), linkBaseUrl),
     error: flattenErrors(a.errors)
   }
+  return { link: dto, expiry }
 }
 
 const stringOrNull = (value: unknown): string | null => typeof value === 'string' ? value : null
@@ -66,9 +77,9 @@ export function decimal (value: number): string {
 // time without an offset in this server's own zone.
 const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
 
-/** When a link expires, in epoch ms; NaN when `expiresAt` is none or cannot be read (which counts as none). */
-export function expiryTime (expiresAt: string | null): number {
-  const parts = expiresAt === null ? null : ISO_INSTANT.exec(expiresAt)
+/** An instant Kopo Kopo wrote, in epoch ms; NaN when it is none or cannot be read (which counts as none). */
+export function instantMs (written: string | null): number {
+  const parts = written === null ? null : ISO_INSTANT.exec(written)
   if (parts === null) return Number.NaN
   const [text, year, month, day] = [parts[0], Number(parts[1]), Number(parts[2]), Number(parts[3])]
   // The calendar date must exist: Date.UTC rolls 30 February over into March.
@@ -77,7 +88,18 @@ export function expiryTime (expiresAt: string | null): number {
   return Date.parse(text)
 }
 
-export function deriveState (status: string, linkStatus: string | null, expiresAt: string | null, now: number): LinkState {
+/**
+ * When a link stops taking payments: its `expires_at`, or, when that is none
+ * (or cannot be read), Kopo Kopo's default lifetime from its `created_at`. A
+ * link Kopo Kopo still calls Active two months after it was made, with no
+ * expiry, is not offered for payment. NaN when neither can be read.
+ */
+export function linkExpiry (expiresAt: string | null, createdAt: string): number {
+  const given = instantMs(expiresAt)
+  return Number.isNaN(given) ? instantMs(createdAt) + DEFAULT_LINK_LIFETIME_MS : given
+}
+
+export function deriveState (status: string, linkStatus: string | null, expiry: number, now: number): LinkState {
   switch (status.toLowerCase()) {
     case 'failed': return 'failed'
     case 'pending': return 'pending'
@@ -89,7 +111,7 @@ export function deriveState (status: string, linkStatus: string | null, expiresA
     case 'canceled': return 'cancelled'
     case 'active': {
       // Kopo Kopo keeps saying Active after expiry; such a link can no longer be paid.
-      return expiryTime(expiresAt) <= now ? 'expired' : 'active'
+      return expiry <= now ? 'expired' : 'active'
     }
     default: return 'unknown'
   }

@@ -9,7 +9,7 @@ import type { KopoKopoClient, PaymentLinkLookup } from '../kopokopo/client.js'
 import { withDeadline } from '../kopokopo/deadline.js'
 import type { CacheEntry, FoundEntry, LinkCache } from './cache.js'
 import { InFlight } from './in-flight.js'
-import { expiryTime, toPaymentLink } from './map.js'
+import { toPaymentLink } from './map.js'
 import { FINAL_STATES } from './schema.js'
 
 export type CacheEvent = 'hit' | 'miss' | 'stale' | 'collapsed'
@@ -157,12 +157,11 @@ export class PaymentLinkService {
       const entry = { found: false as const, freshUntil: now + config.notFoundTtlMs, staleUntil: now + config.notFoundTtlMs }
       return { entry, stored: store(cache, id, entry, config.notFoundTtlMs), upstream, at: now }
     }
-    const link = toPaymentLink(lookup.link, config.linkBaseUrl, now)
+    const { link, expiry } = toPaymentLink(lookup.link, config.linkBaseUrl, now)
     let ttl = FINAL_STATES.has(link.state) ? config.finalTtlMs : config.ttlMs
     let staleUntil = Number.POSITIVE_INFINITY
-    // An expiry that cannot be read is no expiry (as for the state, see map.ts).
-    const expiry = link.state === 'active' ? expiryTime(link.expiresAt) : Number.NaN
-    if (!Number.isNaN(expiry)) {
+    // One that cannot be told is none (as for the state, see map.ts).
+    if (link.state === 'active' && !Number.isNaN(expiry)) {
       // Stop serving `active` the moment the link expires, even stale: a
       // checkout must not offer a link that can no longer be paid.
       ttl = Math.max(0, Math.min(ttl, expiry - now))

@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { LinkCache } from '../../src/payment-links/cache.js'
+import { DEFAULT_LINK_LIFETIME_MS } from '../../src/payment-links/map.js'
 import { ACTIVE_ID, ManualClock, PAID_ID, buildTestApp, problem } from '../helpers/app.js'
 import { gate, upstreamLink } from '../helpers/fake-kopokopo.js'
 
@@ -266,9 +267,29 @@ t.test('stale-if-error never serves an active link past its expiry', async t => 
   t.equal(res.headers['cache-status'], 'k2-bff; fwd=miss; fwd-status=503')
 })
 
-t.test('an expires_at that cannot be read leaves the usual TTL and stale window', async t => {
+t.test('without an expires_at that can be read, an active link is served as active until 7 days after its creation', async t => {
+  const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '60000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
+  const createdAt = new Date(clock.now() - DEFAULT_LINK_LIFETIME_MS + 2000).toISOString()
+  // Not sent, and sent in a form that cannot be read.
+  const links = [[ACTIVE_ID, undefined], [PAID_ID, 'next tuesday']] as const
+  for (const [id, expiresAt] of links) {
+    fake.links.set(id, upstreamLink(id, { created_at: createdAt, paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }))
+    const first = await get(app, id)
+    t.equal(first.json().state, 'active')
+    t.equal(first.headers['cache-control'], 'private, max-age=2', 'its max-age stops at the default expiry')
+  }
+  fake.always('status', { status: 503 })
+  clock.advance(1000)
+  for (const [id] of links) t.equal((await get(app, id)).headers['cache-status'], 'k2-bff; hit; ttl=1')
+  clock.advance(1000)
+  for (const [id] of links) t.equal((await get(app, id)).statusCode, 502, 'no stale "active" past it either')
+  fake.always('status', undefined)
+  for (const [id] of links) t.equal((await get(app, id)).json().state, 'expired')
+})
+
+t.test('an active link whose expiry cannot be told keeps the usual TTL and stale window', async t => {
   const { app, fake, clock } = await buildTestApp(t, { CACHE_TTL_MS: '3000', CACHE_STALE_IF_ERROR_MS: '30000', UPSTREAM_RETRIES: '0' })
-  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { paymentLink: { payment_link_status: 'Active', expires_at: 'next tuesday' } }))
+  fake.links.set(ACTIVE_ID, upstreamLink(ACTIVE_ID, { created_at: 'some day', paymentLink: { payment_link_status: 'Active', expires_at: 'next tuesday' } }))
   const first = await get(app, ACTIVE_ID)
   t.equal(first.json().state, 'active')
   t.equal(first.headers['cache-control'], 'private, max-age=3')

@@ -85,8 +85,8 @@ t.test('maps the documented upstream variants', async t => {
       expect: { state: 'unknown', linkStatus: null, url: null, expiresAt: null, note: null, reference: null, tillName: null }
     },
     {
-      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: 'javascript:alert(1)' } }),
-      expect: { state: 'active', url: null, expiresAt: null }
+      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', link: 'javascript:alert(1)', expires_at: '2099-01-01T00:00:00Z' } }),
+      expect: { state: 'active', url: null }
     },
     {
       // Numbers past the range String() writes out, and descriptive fields of
@@ -128,13 +128,35 @@ t.test('maps the documented upstream variants', async t => {
       upstream: withType(upstreamLink(PAID_ID), null),
       expect: { state: 'active', linkStatus: 'Active' }
     },
-    // Expiries that are not an ISO 8601 date and time with an offset are none:
-    // Date.parse would read them as long past (and a time without an offset
-    // in the server's own zone).
-    ...['2', 'June 10', '2026-02-30T00:00:00Z', '2020-01-01T00:00:00', '2020-01-01', '2020-01-01T25:00:00Z'].map(expiresAt => ({
-      upstream: upstreamLink(PAID_ID, { paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }),
-      expect: { state: 'active', expiresAt }
-    })),
+    // Expiries that are not an ISO 8601 date and time with an offset are none
+    // (Date.parse would read them as long past, and a time without an offset
+    // in the server's own zone), and so is one not sent: the link then lasts
+    // Kopo Kopo's default 7 days from its creation. The clock is at
+    // 2026-06-01T09:00Z.
+    ...['2', 'June 10', '2026-02-30T00:00:00Z', '2020-01-01T00:00:00', '2020-01-01', '2020-01-01T25:00:00Z', null, undefined].flatMap(expiresAt => [
+      {
+        upstream: upstreamLink(PAID_ID, { created_at: '2026-05-25T12:01:00.000+03:00', paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }),
+        expect: { state: 'active', expiresAt: expiresAt ?? null }
+      },
+      {
+        upstream: upstreamLink(PAID_ID, { created_at: '2026-05-25T11:59:00.000+03:00', paymentLink: { payment_link_status: 'Active', expires_at: expiresAt } }),
+        expect: { state: 'expired', expiresAt: expiresAt ?? null }
+      }
+    ]),
+    {
+      // A created_at that cannot be read either: no expiry can be told.
+      upstream: upstreamLink(PAID_ID, { created_at: 'a while ago', paymentLink: { payment_link_status: 'Active' } }),
+      expect: { state: 'active', createdAt: 'a while ago', expiresAt: null }
+    },
+    {
+      // One that is sent wins over the default, either way.
+      upstream: upstreamLink(PAID_ID, { created_at: '2026-05-01T00:00:00Z', paymentLink: { payment_link_status: 'Active', expires_at: '2026-06-01T09:00:01Z' } }),
+      expect: { state: 'active' }
+    },
+    {
+      upstream: upstreamLink(PAID_ID, { created_at: '2026-05-31T00:00:00Z', paymentLink: { payment_link_status: 'Active', expires_at: '2026-06-01T09:00:00Z' } }),
+      expect: { state: 'expired' }
+    },
     {
       upstream: upstreamLink(PAID_ID, { amount: 1.23456789e-15, note: -1.5e21 }),
       expect: { amount: '0.00000000000000123456789', note: '-1500000000000000000000' }
