@@ -3,6 +3,18 @@ import fp from 'fastify-plugin'
 import { AppError, InvalidIdError, logFields, MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { shownPath, targetPath } from '../request-target.js'
 import { PROBLEM_CACHE_CONTROL, PROBLEM_CONTENT_TYPE, statusOf, toProblem } from '../problem.js'
+import { isRateLimitExempt } from './rate-limit.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Refuses a request no route takes, its budget taken first: a 405 with
+     * Allow, or a 404. For the last onRequest hook, before Fastify judges a
+     * body's Content-Type, which a request no route takes has no use for.
+     */
+    refuseUnrouted: (request: FastifyRequest, reply: FastifyReply) => Promise<never>
+  }
+}
 
 const PAYMENT_LINK_PATH = /^\/payment-links\/[^/]*$/
 // The methods a 405's Allow may list. OPTIONS is CORS's to answer, when it is on.
@@ -29,17 +41,28 @@ export default fp(async function errorsPlugin (app: FastifyInstance, options: { 
 
   // "Wrong method" (405) or "no such thing" (404): the router itself says
   // which methods the path has routes for, so every route counts, the API
-  // document's viewer's included, without a second list of them to keep. A
-  // route of the request's own method that sends it here (the viewer's
-  // assets, for a file it does not have) means no such thing.
-  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request) => {
+  // document's viewer's included, without a second list of them to keep.
+  function refusal (request: FastifyRequest): AppError {
     const url = targetPath(request.url)
     const allow = METHODS.filter(method => app.findRoute({ method, url }) !== null)
-    if (allow.length > 0 && !allow.includes(request.method)) throw new MethodNotAllowedError(request.method, allow.join(', '))
+    if (allow.length > 0 && !allow.includes(request.method)) return new MethodNotAllowedError(request.method, allow.join(', '))
     // A HEAD answer carries the GET's Content-Length, so the problem it leaves
     // out must be the GET's, byte for byte.
-    throw new NotFoundError(request.method === 'HEAD' ? 'GET' : request.method, shownPath(request.url))
+    return new NotFoundError(request.method === 'HEAD' ? 'GET' : request.method, shownPath(request.url))
+  }
+  // Counted against the caller's budget as a route's answer is, except on the
+  // paths that are exempt from it (probes, the API document and its viewer).
+  const limit = app.rateLimit()
+  async function count (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!isRateLimitExempt(request.url)) await limit.call(app, request, reply)
+  }
+  app.decorate('refuseUnrouted', async (request: FastifyRequest, reply: FastifyReply): Promise<never> => {
+    await count(request, reply)
+    throw refusal(request)
   })
+  // What a route sends here itself (the viewer's assets, for a file it does
+  // not have) means no such thing.
+  app.setNotFoundHandler({ preHandler: count }, (request) => { throw refusal(request) })
 }, { name: 'errors', dependencies: ['@fastify/rate-limit'] })
 
 export type ProblemSender = (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply

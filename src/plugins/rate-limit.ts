@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { MAX_CLIENT_LENGTH } from '../client-address.js'
 import { RateLimitedError } from '../errors.js'
 import { ownCopy } from '../own-copy.js'
+import { targetPath } from '../request-target.js'
 
 // The plugin's own in-memory store, made here so that the cache-hit fast path
 // (payment-links/fast-path.ts) draws on the very budget the plugin keeps.
@@ -41,6 +42,11 @@ export interface RateLimitOptions {
 // Probes, the API document and its viewer never count against a budget, nor
 // CORS preflights (a browser sends one before it may send the request itself).
 const EXEMPT = /^\/(health\/|openapi\.json$|docs(\/|$))/
+
+/** Whether a request target is on a path exempt from the budget (a wrong method there included). */
+export function isRateLimitExempt (url: string): boolean {
+  return EXEMPT.test(targetPath(url))
+}
 
 // The headers @fastify/rate-limit sets, as numbers.
 const NUMERIC_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']

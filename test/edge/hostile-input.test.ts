@@ -84,6 +84,41 @@ t.test('another method that names a media type but sends no body is a 405 too, a
   t.equal(over.statusCode, 429, 'the budget is spent')
 })
 
+t.test('a Content-Type Fastify cannot read, or QUERY without one, still gets the 405 or 404 and counts', async t => {
+  // A request no route takes has no body to parse: Fastify would answer these
+  // with a 415 or a 400 of its own, uncounted, before the router's 405.
+  const { app } = await buildTestApp(t, { RATE_LIMIT_MAX: '5' })
+  const cases = [
+    { method: 'POST', url: `/payment-links/${ACTIVE_ID}`, headers: { 'content-type': 'foo' }, status: 405 },
+    { method: 'DELETE', url: `/payment-links/${ACTIVE_ID}`, headers: { 'content-type': '' }, status: 405 },
+    { method: 'QUERY', url: `/payment-links/${ACTIVE_ID}`, headers: {}, status: 405 },
+    { method: 'QUERY', url: '/nope', headers: {}, status: 404 },
+    { method: 'PUT', url: '/nope', headers: { 'content-type': 'a b' }, status: 404 }
+  ] as const
+  const remaining = []
+  for (const { method, url, headers, status } of cases) {
+    const res = await app.inject({ method, url, headers })
+    t.equal(res.statusCode, status, `${method} ${url} ${JSON.stringify(headers)}`)
+    t.equal(res.headers.allow, status === 405 ? 'GET, HEAD' : undefined)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    remaining.push(res.headers['x-ratelimit-remaining'])
+  }
+  t.same(remaining, ['4', '3', '2', '1', '0'])
+})
+
+t.test('another method on a path exempt from the rate limit is not counted either', async t => {
+  const { app } = await buildTestApp(t, { RATE_LIMIT_MAX: '1' })
+  for (const url of ['/health/live', '/health/ready', '/openapi.json', '/docs', '/health/nope', '/docs/static/nope.js']) {
+    for (const method of ['POST', 'DELETE', 'OPTIONS'] as const) {
+      const res = await app.inject({ method, url })
+      t.equal(res.statusCode, url === '/health/nope' ? 404 : 405, `${method} ${url}`)
+      t.equal(res.headers['x-ratelimit-remaining'], undefined, `${method} ${url}: not counted`)
+    }
+  }
+  const link = await app.inject({ method: 'POST', url: `/payment-links/${ACTIVE_ID}` })
+  t.equal(link.headers['x-ratelimit-remaining'], '0', 'the whole budget was still there')
+})
+
 t.test('any path the service serves answers another method with 405 and Allow; any other path is a 404', async t => {
   const { app, fake } = await buildTestApp(t, { CORS_ORIGINS: 'https://shop.example' })
   // The API document's viewer serves its document and assets under /docs too.
