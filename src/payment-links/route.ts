@@ -18,7 +18,8 @@ export function cacheControl (maxAge: number): string {
 const COMMON_HEADERS = {
   'X-Request-Id': REQUEST_ID_HEADER,
   'Cache-Status': header('RFC 9211 cache status: `k2-bff; hit; ttl=2`, `k2-bff; fwd=miss; stored`, ' +
-    '`k2-bff; fwd=miss; collapsed`, `k2-bff; fwd=stale; ttl=-4` (served while Kopo Kopo fails), ' +
+    '`k2-bff; fwd=miss; collapsed`, `k2-bff; fwd=stale; ttl=-4; fwd-status=503` (served while Kopo Kopo fails, ' +
+    'or `detail=circuit-open` when no call went out), ' +
     '`k2-bff; fwd=miss; fwd-status=503`...')
 }
 const RATE_LIMIT_HEADERS = {

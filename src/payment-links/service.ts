@@ -103,7 +103,11 @@ export class PaymentLinkService {
       // One result per lookup: served stale rather than missed.
       onCacheEvent?.('stale')
       const age = Math.ceil((now - cached.freshUntil) / 1000)
-      return { entry: cached, maxAge: 0, cacheStatus: `${CACHE_NAME}; fwd=stale; ttl=${-age}`, upstream: result.upstream }
+      // What Kopo Kopo answered, or what held the call back (no call went out,
+      // though `fwd=stale` is how every stale answer is marked): a stale answer
+      // in an outage of minutes and one in a passing 503 then read differently.
+      const cacheStatus = `${CACHE_NAME}; fwd=stale; ttl=${-age}; ${forwardDetail(result.error)}`
+      return { entry: cached, maxAge: 0, cacheStatus, upstream: result.upstream }
     }
     // `fwd` says the request went forward (RFC 9211); one held back (isHeldBack) did not.
     // Its status call may have gone out before a token call was held back (after a 401): then it did.

@@ -86,7 +86,7 @@ t.test('one cache result per lookup: a stale answer counts as stale, not also as
   const lookups = [0, 1, 2].map(async () => await app.inject(`/payment-links/${ACTIVE_ID}`))
   await fake.received('status', 2)
   failure.open()
-  t.same((await Promise.all(lookups)).map(res => res.headers['cache-status']), Array(3).fill('k2-bff; fwd=stale; ttl=-1'))
+  t.same((await Promise.all(lookups)).map(res => res.headers['cache-status']), Array(3).fill('k2-bff; fwd=stale; ttl=-1; fwd-status=503'))
   const text = await app.metrics.registry.getSingleMetricAsString('k2bff_cache_events_total')
   t.same(text.split('\n').filter(l => l.startsWith('k2bff_')).sort(), [
     'k2bff_cache_events_total{result="collapsed"} 0',
