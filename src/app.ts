@@ -238,7 +238,7 @@ export async function buildApp (config: Config, deps: AppDeps = {}): Promise<Fas
     client: kopokopo.client,
     cache,
     clock,
-    config: { ...config.cache, timeoutMs: config.upstream.timeoutMs, linkBaseUrl: config.upstream.linkBaseUrl },
+    config: { ...config.cache, timeoutMs: config.upstream.timeoutMs, linkBaseUrl: config.upstream.linkBaseUrl ?? config.upstream.baseUrl },
     onCacheEvent: result => { metrics.countCacheEvent(result) }
   })
 

@@ -74,8 +74,8 @@ export interface Config {
     mode: 'kopokopo' | 'simulator'
     /** Origin of the Kopo Kopo API, no trailing slash. */
     baseUrl: string
-    /** Where relative payment-page links are resolved. */
-    linkBaseUrl: string
+    /** Where relative payment-page links are resolved, when set (K2_LINK_BASE_URL); else baseUrl, whatever that turns out to be. */
+    linkBaseUrl: string | null
     credentials: { clientId: string, clientSecret: string } | null
     timeoutMs: number
     connections: number
@@ -137,7 +137,7 @@ export function loadConfig (given: Record<string, string | undefined>, readFile?
   }
 
   const baseUrl = parseUpstreamUrl(env, problems)
-  const linkBaseUrl = parseHttpUrl(env.K2_LINK_BASE_URL, 'K2_LINK_BASE_URL', problems) ?? baseUrl
+  const linkBaseUrl = parseHttpUrl(env.K2_LINK_BASE_URL, 'K2_LINK_BASE_URL', problems) ?? null
   // Written any which way, it still means production: a typo must not start the simulator there.
   const production = env.NODE_ENV.trim().toLowerCase() === 'production'
   const credentials = parseCredentials(env, production, raw.K2_BASE_URL !== undefined, problems)

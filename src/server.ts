@@ -27,10 +27,11 @@ function readConfig (): Config {
   }
 }
 
+// Relative payment-page links then resolve against the simulator too, unless K2_LINK_BASE_URL says where.
 function onSimulator (config: Config, simulator: Simulator): Config {
   return {
     ...config,
-    upstream: { ...config.upstream, baseUrl: simulator.url, linkBaseUrl: simulator.url, credentials: simulator.credentials }
+    upstream: { ...config.upstream, baseUrl: simulator.url, credentials: simulator.credentials }
   }
 }
 

@@ -25,7 +25,7 @@ t.test('defaults', async t => {
     upstream: {
       mode: 'simulator',
       baseUrl: 'https://sandbox.kopokopo.com',
-      linkBaseUrl: 'https://sandbox.kopokopo.com',
+      linkBaseUrl: null,
       credentials: null,
       timeoutMs: 5000,
       connections: 32,

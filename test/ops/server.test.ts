@@ -45,7 +45,10 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   for (const [name, id] of Object.entries(SEED_IDS)) {
     const res = await request(`${url}/payment-links/${id}`)
     t.equal(res.statusCode, 200, name)
-    t.equal((await res.body.json() as { state: string }).state, EXPECTED_STATES[name as keyof typeof EXPECTED_STATES], name)
+    const link = await res.body.json() as { state: string, url: string | null }
+    t.equal(link.state, EXPECTED_STATES[name as keyof typeof EXPECTED_STATES], name)
+    if (name === 'failed') t.equal(link.url, null, 'failed: no page')
+    else t.match(link.url, `${String(banner.upstream)}/links/`, `${name}: its page on the simulator`)
   }
   const metrics = await request(`http://127.0.0.1:${metricsPort}/metrics`)
   t.equal(metrics.statusCode, 200)
@@ -55,6 +58,17 @@ t.test('npm start with no credentials runs on the built-in simulator', async t =
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
   t.notMatch(server.output(), 'simulator-client-secret', 'the simulator secret is not logged either')
+})
+
+t.test('on the simulator, K2_LINK_BASE_URL still says where relative payment pages are', async t => {
+  const server = await spawnServer({ PORT: '0', METRICS_PORT: '0', K2_LINK_BASE_URL: 'https://pay.example.test' })
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const url = await listeningUrl(server)
+  // The paid link's page is relative, as Kopo Kopo may send it.
+  const res = await request(`${url}/payment-links/${SEED_IDS.paid}`)
+  t.equal((await res.body.json() as { url: string }).url, 'https://pay.example.test/links/aaaaaaaa-3333-4333-8333-333333333333')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
 })
 
 t.test('bad configuration stops start-up with one message naming every variable', async t => {
