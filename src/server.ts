@@ -44,7 +44,10 @@ const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'the port is already in use',
   EACCES: 'not allowed to listen there (ports below 1024 need privileges)',
   EADDRNOTAVAIL: 'the address is not one of this machine\'s',
-  ENOTFOUND: 'the host name does not resolve'
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved just now',
+  EAFNOSUPPORT: 'this machine cannot listen on that kind of address',
+  EINVAL: 'the address cannot be listened on (an IPv6 link-local one needs its zone, as in fe80::1%eth0)'
 }
 
 async function listenOrExit ([hostVariable, portVariable]: [string, string], { host, port }: { host: string, port: number },
@@ -52,11 +55,13 @@ async function listenOrExit ([hostVariable, portVariable]: [string, string], { h
   try {
     return await listen()
   } catch (err) {
-    const why = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? '']
-    if (why === undefined) throw err
+    const code = (err as NodeJS.ErrnoException).code
+    // Any error of the system's (a code such as EINVAL) is the address's fault, and said as such.
+    if (typeof code !== 'string' || !/^E[A-Z_]+$/.test(code)) throw err
+    const why = LISTEN_ERRORS[code] ?? 'the system refused it'
     // The values too: the variables may come from the environment, a .env or the image.
     const address = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`
-    process.stderr.write(`Cannot listen on ${hostVariable}/${portVariable} (${address}): ${why} (${(err as NodeJS.ErrnoException).code}).\n`)
+    process.stderr.write(`Cannot listen on ${hostVariable}/${portVariable} (${address}): ${why} (${code}).\n`)
     process.exit(1)
   }
 }

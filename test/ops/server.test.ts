@@ -93,6 +93,11 @@ t.test('a port that cannot be had stops start-up with a message naming its varia
   t.equal(await metrics.exited, 1)
   t.match(metrics.output(), `Cannot listen on METRICS_HOST/METRICS_PORT (127.0.0.1:${port}): the port is already in use (EADDRINUSE).`)
   t.notMatch(metrics.output(), /\n\s+at /, 'no stack trace')
+
+  // A link-local address without its zone (EINVAL where the machine has IPv6).
+  const linkLocal = await spawnServer({ HOST: 'fe80::1', PORT: '0', METRICS_PORT: '0' })
+  t.equal(await linkLocal.exited, 1)
+  t.match(linkLocal.output().split('\n').filter(l => !l.startsWith('{')).join('\n'), /^Cannot listen on HOST\/PORT \(\[fe80::1\]:0\): [^\n]+ \(E[A-Z_]+\)\.\n$/)
 })
 
 t.test('production refuses to start without credentials', async t => {
