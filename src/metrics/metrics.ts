@@ -61,7 +61,8 @@ export function createMetrics (options: { build: BuildInfo, defaultMetrics?: boo
       name: `${PREFIX}http_request_duration_seconds`,
       help: 'Time to answer HTTP requests, by route, method and status.',
       labelNames: ['route', 'method', 'status'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      // Up to 30 s, as the upstream's: a miss waits on Kopo Kopo for up to UPSTREAM_TIMEOUT_MS.
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers
     }),
     cacheEvents: new Counter({

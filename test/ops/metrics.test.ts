@@ -27,6 +27,9 @@ t.test('Prometheus metrics after a few requests, on their own listener', async t
   t.equal(sample(text, `k2bff_http_requests_total{${route},method="GET",status="400"}`), 1)
   t.equal(sample(text, 'k2bff_http_requests_total{route="unmatched",method="GET",status="404"}'), 1)
   t.equal(sample(text, `k2bff_http_request_duration_seconds_count{${route},method="GET",status="200"}`), 3)
+  const answerBounds = [...text.matchAll(new RegExp(`^k2bff_http_request_duration_seconds_bucket\\{le="([^"]+)",${route},method="GET",status="200"\\}`, 'gm'))].map(m => m[1])
+  t.strictSame(answerBounds, ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '+Inf'],
+    'as far as an upstream attempt\'s, for an UPSTREAM_TIMEOUT_MS set longer')
   t.equal(sample(text, 'k2bff_cache_events_total{result="miss"}'), 1)
   t.equal(sample(text, 'k2bff_cache_events_total{result="hit"}'), 2)
   t.equal(sample(text, 'k2bff_upstream_requests_total{call="token",outcome="ok"}'), 1)
