@@ -246,8 +246,8 @@ function parseCredentials (env: Env, production: boolean, baseUrlGiven: boolean,
   // Said without the value: it is a credential.
   const padded = ([['K2_CLIENT_ID', id], ['K2_CLIENT_SECRET', secret]] as const).filter(([, v]) => v !== undefined && v !== v.trim())
   for (const [name] of padded) problems.set(name, 'begins or ends with white space (a newline from where it was copied?); remove it')
-  if (padded.length > 0) return null
-  if (id !== undefined && secret !== undefined) return { clientId: id, clientSecret: secret }
+  // The other of the pair is still judged: one message names every fault.
+  if (id !== undefined && secret !== undefined) return padded.length > 0 ? null : { clientId: id, clientSecret: secret }
   let why: string | undefined
   if (id !== undefined || secret !== undefined) {
     problems.set(id === undefined ? 'K2_CLIENT_ID' : 'K2_CLIENT_SECRET', 'must be set together with ' +

@@ -186,6 +186,13 @@ t.test('credentials with white space around them are refused, without quoting th
   t.match(err.message, 'K2_CLIENT_SECRET: begins or ends with white space')
   t.notMatch(err.message, 'a-secret-from-a-file')
   t.same(loadConfig({ K2_CLIENT_ID: 'id', K2_CLIENT_SECRET: 'se cret' }).upstream.credentials, { clientId: 'id', clientSecret: 'se cret' }, 'inside is the value')
+  // Named in the same message as the one missing beside it, not on the next start.
+  for (const production of [{}, { NODE_ENV: 'production' }]) {
+    const lone = errorOf({ ...production, K2_CLIENT_ID: 'an-id\n' })
+    t.same(lone.variables.sort(), ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
+    t.match(lone.message, 'K2_CLIENT_ID: begins or ends with white space')
+    t.match(lone.message, 'K2_CLIENT_SECRET: must be set together with K2_CLIENT_ID')
+  }
 })
 
 t.test('empty values count as unset', async t => {
