@@ -147,7 +147,8 @@ export function loadConfig (given: Record<string, string | undefined>, readFile?
     problems.set('API_KEYS', `each key must be at least ${MIN_API_KEY_LENGTH} characters without spaces`)
   } else if (raw.API_KEYS !== undefined && apiKeys.length === 0) {
     // Keys were meant, and none came through: failing open would serve everyone.
-    problems.set('API_KEYS', `names no key (got ${JSON.stringify(raw.API_KEYS)}); leave it unset for an API without keys`)
+    // Not quoted, as keys are not: it holds commas and white space only.
+    problems.set('API_KEYS', 'names no key (commas and white space only); leave it unset for an API without keys')
   }
   const corsOrigins = parseCorsOrigins(env.CORS_ORIGINS, problems)
 
