@@ -189,7 +189,7 @@ t.test('credentials with white space around them are refused, without quoting th
   t.notMatch(err.message, 'a-secret-from-a-file')
   t.same(loadConfig({ K2_CLIENT_ID: 'id', K2_CLIENT_SECRET: 'se cret' }).upstream.credentials, { clientId: 'id', clientSecret: 'se cret' }, 'inside is the value')
   // Named in the same message as the one missing beside it, not on the next start.
-  for (const production of [{}, { NODE_ENV: 'production' }]) {
+  for (const production of [{}, { NODE_ENV: 'production' }] as Array<Record<string, string>>) {
     const lone = errorOf({ ...production, K2_CLIENT_ID: 'an-id\n' })
     t.same(lone.variables.sort(), ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
     t.match(lone.message, 'K2_CLIENT_ID: begins or ends with white space')
