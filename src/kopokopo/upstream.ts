@@ -182,7 +182,7 @@ export class Upstream {
         // With less time left than a call takes lately, it would be cut off on its
         // connection, which undici then closes, for an answer nobody waits for:
         // under overload every call that waited long went out so, and none came back.
-        if (deadline.remaining() < this.#times.averageMs) {
+        if (deadline.remaining() < this.#times.medianMs()) {
           throw new UpstreamTimeoutError(deadline.timeoutMs, 'too little time left after waiting for a connection to Kopo Kopo', deadline.attempts > 0)
         }
       }
