@@ -38,9 +38,9 @@ const shown = (path: string): string => path.includes('/') ? JSON.stringify(path
  * the `_FILE` variable, never with the file's contents.
  */
 export function withSecretFiles (source: Record<string, string | undefined>, problems: Map<string, string>,
-  read: ReadSecretFile = readSecretFile): Record<string, string | undefined> {
+  read: ReadSecretFile = readSecretFile, names: readonly string[] = FILE_VARIABLES): Record<string, string | undefined> {
   const env = { ...source }
-  for (const name of FILE_VARIABLES) {
+  for (const name of names) {
     const fileVariable = `${name}_FILE`
     const path = source[fileVariable]
     if (path === undefined || path === '') continue

@@ -47,7 +47,8 @@ const LISTEN_ERRORS: Record<string, string> = {
   ENOTFOUND: 'the host name does not resolve',
   EAI_AGAIN: 'the host name could not be resolved just now',
   EAFNOSUPPORT: 'this machine cannot listen on that kind of address',
-  EINVAL: 'the address cannot be listened on (an IPv6 link-local one needs its zone, as in fe80::1%eth0)'
+  // A host name too long to look up, or an IPv6 link-local address without its zone (or with a wrong one).
+  EINVAL: 'the address or host name is not one that can be listened on'
 }
 
 async function listenOrExit ([hostVariable, portVariable]: [string, string], { host, port }: { host: string, port: number },

@@ -1,3 +1,4 @@
+import { readSecretFile, withSecretFiles, type ReadSecretFile } from '../secret-files.js'
 import { DEFAULT_TOKEN_TTL_SECONDS } from './state.js'
 import { SIMULATOR_CREDENTIALS } from './seed.js'
 import type { StartSimulatorOptions } from './app.js'
@@ -7,9 +8,13 @@ export const DEFAULT_SIMULATOR_PORT = 4010
 export type SimulatorCliConfig = Required<Pick<StartSimulatorOptions, 'host' | 'port' | 'clientId' | 'clientSecret' | 'tokenTtlSeconds'>>
 
 // The standalone simulator's environment. Every problem is reported at once,
-// naming the variable; a secret's value is never echoed.
-export function readSimulatorEnv (env: Record<string, string | undefined>): SimulatorCliConfig {
-  const problems: string[] = []
+// naming the variable; a secret's value is never echoed. The client pair is
+// read as the service reads it, from the file a `_FILE` variable names too,
+// so that both see the same pair however it is given.
+export function readSimulatorEnv (given: Record<string, string | undefined>, read: ReadSecretFile = readSecretFile): SimulatorCliConfig {
+  const fileProblems = new Map<string, string>()
+  const env = withSecretFiles(given, fileProblems, read, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
+  const problems = [...fileProblems].map(([name, why]) => `${name}: ${why}`)
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name]
     if (raw === undefined || raw === '') return fallback

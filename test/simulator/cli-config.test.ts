@@ -42,3 +42,17 @@ t.test('half a credential pair is refused without echoing the secret', async (t)
   t.notMatch(error.message, /half-secret/)
   t.throws(() => readSimulatorEnv({ K2_CLIENT_ID: 'only-id' }), { message: /set together/ })
 })
+
+t.test('the client pair may come from files named by K2_CLIENT_ID_FILE and K2_CLIENT_SECRET_FILE, as the service reads it', async (t) => {
+  const files: Record<string, string> = { '/run/secrets/k2_client_secret': 'secret-from-a-file\n' }
+  const read = (path: string): string => {
+    const text = files[path]
+    if (text === undefined) throw Object.assign(new Error('no such file'), { code: 'ENOENT' })
+    return text
+  }
+  t.match(readSimulatorEnv({ K2_CLIENT_ID: 'compose-id', K2_CLIENT_SECRET_FILE: '/run/secrets/k2_client_secret' }, read),
+    { clientId: 'compose-id', clientSecret: 'secret-from-a-file' })
+  const error = t.throws(() => readSimulatorEnv({ K2_CLIENT_ID: 'compose-id', K2_CLIENT_SECRET_FILE: '/run/secrets/gone' }, read)) as Error
+  t.match(error.message, 'K2_CLIENT_SECRET_FILE: cannot read "/run/secrets/gone": there is no such file')
+  t.strictSame(readSimulatorEnv({ API_KEYS_FILE: '/run/secrets/gone' }, read), readSimulatorEnv({}), 'API keys are the service\'s, not read here')
+})
