@@ -103,9 +103,10 @@ export class PaymentLinkService {
       // One result per lookup: served stale rather than missed.
       onCacheEvent?.('stale')
       const age = Math.ceil((now - cached.freshUntil) / 1000)
-      // What Kopo Kopo answered, or what held the call back (no call went out,
-      // though `fwd=stale` is how every stale answer is marked): a stale answer
-      // in an outage of minutes and one in a passing 503 then read differently.
+      // Why it stands in: what Kopo Kopo answered (fwd-status), why no answer
+      // came (detail=timeout), or what held the call back (detail=circuit-open:
+      // then no call went out, though `fwd=stale` marks every stale answer).
+      // An outage of minutes and a passing 503 then read differently.
       const cacheStatus = `${CACHE_NAME}; fwd=stale; ttl=${-age}; ${forwardDetail(result.error)}`
       return { entry: cached, maxAge: 0, cacheStatus, upstream: result.upstream }
     }
