@@ -102,7 +102,9 @@ export class PaymentLinkService {
     if ('error' in result && cached?.found === true && now < cached.staleUntil && isUpstreamOutage(result.error)) {
       // One result per lookup: served stale rather than missed.
       onCacheEvent?.('stale')
-      const age = Math.ceil((now - cached.freshUntil) / 1000)
+      // Whole seconds past its TTL, rounded up: a stale answer's ttl is always
+      // negative (RFC 9211), even in the millisecond it went stale.
+      const age = Math.max(1, Math.ceil((now - cached.freshUntil) / 1000))
       // Why it stands in: what Kopo Kopo answered (fwd-status), why no answer
       // came (detail=timeout), or what held the call back (detail=circuit-open:
       // then no call went out, though `fwd=stale` marks every stale answer).
