@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 // Docker and Kubernetes hand secrets to a container as files. Unlike the
 // environment, a file is not shown by `docker inspect`, inherited by every
@@ -27,9 +28,16 @@ export const readSecretFile: ReadSecretFile = path => {
   return readFileSync(path, 'utf8')
 }
 
-// An operator may put the secret itself where its path belongs: a value with
-// no / in it is not quoted back.
-const shown = (path: string): string => path.includes('/') ? JSON.stringify(path) : 'the file it names (a value without a /, not quoted)'
+// An operator may put the secret itself where its path belongs, and a base64
+// secret holds a / about half the time. A value is quoted back only when what
+// it names a file in exists, as a real path's directory does and a secret's
+// first part does not; never when that is the root or the working directory,
+// which every value with one leading / or none would name.
+const shown = (path: string): string => {
+  const parent = dirname(path)
+  return parent !== '/' && parent !== '.' && existsSync(parent) ? JSON.stringify(path) : UNQUOTED
+}
+const UNQUOTED = 'the file it names (not quoted, in case it is the secret itself)'
 
 /**
  * The environment with each `<NAME>_FILE` read into `<NAME>`. Surrounding

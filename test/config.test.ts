@@ -267,15 +267,19 @@ t.test('a secret file that cannot be used stops start-up, naming its variable an
     `API_KEYS_FILE: cannot read "${dir}/keys": EIO`)
   t.match(errorOf({ API_KEYS_FILE: `${dir}/folder` }).message, `API_KEYS_FILE: cannot read "${dir}/folder": it is not a regular file`)
   t.match(errorOf({ API_KEYS_FILE: `${dir}/huge` }).message, `API_KEYS_FILE: cannot read "${dir}/huge": it is over 65536 bytes, more than a secret`)
-  // The secret itself, written where its path belongs, is not quoted back.
-  const misplaced = errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'the-secret-itself-1234' })
-  t.match(misplaced.message, 'K2_CLIENT_SECRET_FILE: cannot read the file it names (a value without a /, not quoted): there is no such file')
-  t.notMatch(misplaced.message, 'the-secret-itself')
+  // The secret itself, written where its path belongs, is not quoted back,
+  // base64's / and + included, at the start or inside.
+  for (const secret of ['the-secret-itself-1234', 'q8Zx/Lk2+9sPa0T7vM4rWnB3yHc=', '/q8ZxLk2+9sPa0T7vM4rWnB3yHc=', 'q8/Zx/Lk2+9sPa0=']) {
+    const misplaced = errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: secret })
+    t.equal(misplaced.message, 'Invalid configuration (1 variable):\n' +
+      '  K2_CLIENT_SECRET_FILE: cannot read the file it names (not quoted, in case it is the secret itself): there is no such file')
+    t.notMatch(misplaced.message, secret.slice(0, 8), 'not even its start')
+  }
   // A file in the working directory may still be named without a /.
   process.chdir(dir)
   t.teardown(() => { process.chdir(cwd) })
   t.same(loadConfig({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'secret' }).upstream.credentials?.clientSecret, 'secret-in-the-file-1234')
   t.match(errorOf({ K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET_FILE: 'empty' }).message,
-    'K2_CLIENT_SECRET_FILE: the file it names (a value without a /, not quoted) is empty')
+    'K2_CLIENT_SECRET_FILE: the file it names (not quoted, in case it is the secret itself) is empty')
   t.match(errorOf({ API_KEYS_FILE: '/dev/zero' }).message, 'API_KEYS_FILE: cannot read "/dev/zero": it is not a regular file')
 })
