@@ -141,6 +141,12 @@ export function loadConfig (given: Record<string, string | undefined>, readFile?
   // Written any which way, it still means production: a typo must not start the simulator there.
   const production = env.NODE_ENV.trim().toLowerCase() === 'production'
   const credentials = parseCredentials(env, production, raw.K2_BASE_URL !== undefined, problems)
+  if (production && raw.K2_BASE_URL === undefined) {
+    // The default is the sandbox, safe for trying the service out; in production
+    // it would send live credentials there and read the refusal as an outage.
+    problems.set('K2_BASE_URL', 'required when NODE_ENV=production: https://api.kopokopo.com for live payments, ' +
+      'or https://sandbox.kopokopo.com to try the service against the sandbox')
+  }
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems)
   const apiKeys = splitList(env.API_KEYS)
   if (apiKeys.some(k => k.length < MIN_API_KEY_LENGTH || /\s/.test(k))) {

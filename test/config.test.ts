@@ -4,6 +4,7 @@ import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
 import { FILE_VARIABLES, type ReadSecretFile } from '../src/secret-files.js'
 
 const creds = { K2_CLIENT_ID: 'id-for-tests', K2_CLIENT_SECRET: 'secret-for-tests-1234' }
+const LIVE = 'https://api.kopokopo.com'
 
 function errorOf (env: Record<string, string>, readFile?: ReadSecretFile): ConfigError {
   try {
@@ -124,18 +125,32 @@ t.test('RATE_LIMIT_CLIENTS has a ceiling its budgets fit under the heap with a f
 })
 
 t.test('production needs credentials', async t => {
-  const err = errorOf({ NODE_ENV: 'production' })
+  const err = errorOf({ NODE_ENV: 'production', K2_BASE_URL: LIVE })
   t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
   t.match(err.message, 'required when NODE_ENV=production')
-  t.equal(loadConfig({ NODE_ENV: 'production', ...creds }).upstream.mode, 'kopokopo')
+  t.equal(loadConfig({ NODE_ENV: 'production', K2_BASE_URL: LIVE, ...creds }).upstream.mode, 'kopokopo')
+})
+
+t.test('production needs K2_BASE_URL named: the sandbox default is for trying the service out', async t => {
+  const err = errorOf({ NODE_ENV: 'production', ...creds })
+  t.same(err.variables, ['K2_BASE_URL'])
+  t.equal(err.message, 'Invalid configuration (1 variable):\n  K2_BASE_URL: required when NODE_ENV=production: ' +
+    'https://api.kopokopo.com for live payments, or https://sandbox.kopokopo.com to try the service against the sandbox')
+  t.same(errorOf({ NODE_ENV: 'production', K2_BASE_URL: '', ...creds }).variables, ['K2_BASE_URL'], 'empty is unset')
+  t.same(errorOf({ NODE_ENV: 'production' }).variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET', 'K2_BASE_URL'], 'all in one message')
+  const sandbox = loadConfig({ NODE_ENV: 'production', K2_BASE_URL: 'https://sandbox.kopokopo.com', ...creds })
+  t.equal(sandbox.upstream.baseUrl, 'https://sandbox.kopokopo.com', 'the sandbox, when named, is taken')
+  t.equal(loadConfig({ NODE_ENV: 'production', K2_BASE_URL: LIVE, ...creds }).upstream.baseUrl, LIVE)
+  t.equal(loadConfig({ ...creds }).upstream.baseUrl, 'https://sandbox.kopokopo.com', 'outside production the default stands')
 })
 
 t.test('production, however NODE_ENV writes it, needs credentials', async t => {
   for (const written of ['Production', 'PRODUCTION', ' production ', 'production\t']) {
-    const err = errorOf({ NODE_ENV: written })
+    const err = errorOf({ NODE_ENV: written, K2_BASE_URL: LIVE })
     t.same(err.variables, ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'], JSON.stringify(written))
     t.match(err.message, 'required when NODE_ENV=production')
-    t.equal(loadConfig({ NODE_ENV: written, ...creds }).nodeEnv, 'production')
+    t.equal(loadConfig({ NODE_ENV: written, K2_BASE_URL: LIVE, ...creds }).nodeEnv, 'production')
+    t.same(errorOf({ NODE_ENV: written, ...creds }).variables, ['K2_BASE_URL'], JSON.stringify(written))
   }
   t.equal(loadConfig({ NODE_ENV: 'productionish' }).upstream.mode, 'simulator', 'only production itself')
 })
@@ -189,7 +204,7 @@ t.test('credentials with white space around them are refused, without quoting th
   t.notMatch(err.message, 'a-secret-from-a-file')
   t.same(loadConfig({ K2_CLIENT_ID: 'id', K2_CLIENT_SECRET: 'se cret' }).upstream.credentials, { clientId: 'id', clientSecret: 'se cret' }, 'inside is the value')
   // Named in the same message as the one missing beside it, not on the next start.
-  for (const production of [{}, { NODE_ENV: 'production' }] as Array<Record<string, string>>) {
+  for (const production of [{}, { NODE_ENV: 'production', K2_BASE_URL: LIVE }] as Array<Record<string, string>>) {
     const lone = errorOf({ ...production, K2_CLIENT_ID: 'an-id\n' })
     t.same(lone.variables.sort(), ['K2_CLIENT_ID', 'K2_CLIENT_SECRET'])
     t.match(lone.message, 'K2_CLIENT_ID: begins or ends with white space')

@@ -130,7 +130,8 @@ t.test('NODE_ENV=production without credentials refuses to start', async (t) => 
   const { output, exited } = startServer(t, { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0' })
   const [code] = await exited
   t.equal(code, 1)
-  t.match(output(), /^Invalid configuration \(2 variables\):\n {2}K2_CLIENT_ID: required when NODE_ENV=production/)
+  t.match(output(), /^Invalid configuration \(3 variables\):\n {2}K2_CLIENT_ID: required when NODE_ENV=production/)
   t.match(output(), /\n {2}K2_CLIENT_SECRET: required when NODE_ENV=production/)
+  t.match(output(), /\n {2}K2_BASE_URL: required when NODE_ENV=production: https:\/\/api\.kopokopo\.com for live payments/)
   t.notMatch(output(), 'Server listening', 'nothing listened')
 })

@@ -105,6 +105,7 @@ t.test('production refuses to start without credentials', async t => {
   t.equal(await server.exited, 1)
   t.match(server.output(), 'K2_CLIENT_ID: required when NODE_ENV=production')
   t.match(server.output(), 'K2_CLIENT_SECRET: required when NODE_ENV=production')
+  t.match(server.output(), 'K2_BASE_URL: required when NODE_ENV=production')
 })
 
 t.test('a .env file is read, and the environment wins over it unless empty', async t => {
