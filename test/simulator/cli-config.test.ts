@@ -1,4 +1,6 @@
 import t from 'tap'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { readSimulatorEnv } from '../../src/simulator/cli-config.js'
 
 t.test('defaults: loopback, port 4010, the simulator pair, one-hour tokens', async (t) => {
@@ -52,7 +54,9 @@ t.test('the client pair may come from files named by K2_CLIENT_ID_FILE and K2_CL
   }
   t.match(readSimulatorEnv({ K2_CLIENT_ID: 'compose-id', K2_CLIENT_SECRET_FILE: '/run/secrets/k2_client_secret' }, read),
     { clientId: 'compose-id', clientSecret: 'secret-from-a-file' })
-  const error = t.throws(() => readSimulatorEnv({ K2_CLIENT_ID: 'compose-id', K2_CLIENT_SECRET_FILE: '/run/secrets/gone' }, read)) as Error
-  t.match(error.message, 'K2_CLIENT_SECRET_FILE: cannot read "/run/secrets/gone": there is no such file')
+  // In a directory that exists, so that the path is quoted back as a real path is.
+  const gone = join(tmpdir(), 'gone')
+  const error = t.throws(() => readSimulatorEnv({ K2_CLIENT_ID: 'compose-id', K2_CLIENT_SECRET_FILE: gone }, read)) as Error
+  t.match(error.message, `K2_CLIENT_SECRET_FILE: cannot read ${JSON.stringify(gone)}: there is no such file`)
   t.strictSame(readSimulatorEnv({ API_KEYS_FILE: '/run/secrets/gone' }, read), readSimulatorEnv({}), 'API keys are the service\'s, not read here')
 })
