@@ -17,11 +17,16 @@ const ms = (defaultValue: number, minimum: number) => int(defaultValue, minimum,
 // out of heap under npm start's ceiling. Idle RSS at this maximum is in the README.
 export const MAX_CACHE_ENTRIES = 1_000_000
 
+// Kopo Kopo's two origins: the sandbox is the default for trying the service
+// out, and the live one is what production must name (see loadConfig).
+const SANDBOX_ORIGIN = 'https://sandbox.kopokopo.com'
+const LIVE_ORIGIN = 'https://api.kopokopo.com'
+
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.String({ default: 'development' }),
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: int(3000, 0, 65535),
-  K2_BASE_URL: Type.String({ default: 'https://sandbox.kopokopo.com' }),
+  K2_BASE_URL: Type.String({ default: SANDBOX_ORIGIN }),
   K2_CLIENT_ID: Type.Optional(Type.String()),
   K2_CLIENT_SECRET: Type.Optional(Type.String()),
   K2_LINK_BASE_URL: Type.Optional(Type.String()),
@@ -144,8 +149,8 @@ export function loadConfig (given: Record<string, string | undefined>, readFile?
   if (production && raw.K2_BASE_URL === undefined) {
     // The default is the sandbox, safe for trying the service out; in production
     // it would send live credentials there and read the refusal as an outage.
-    problems.set('K2_BASE_URL', 'required when NODE_ENV=production: https://api.kopokopo.com for live payments, ' +
-      'or https://sandbox.kopokopo.com to try the service against the sandbox')
+    problems.set('K2_BASE_URL', `required when NODE_ENV=production: ${LIVE_ORIGIN} for live payments, ` +
+      `or ${SANDBOX_ORIGIN} to try the service against the sandbox`)
   }
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems)
   const apiKeys = splitList(env.API_KEYS)
@@ -214,7 +219,7 @@ function parseHttpUrl (value: string | undefined, name: string, problems: Map<st
   try {
     url = new URL(value)
   } catch {
-    problems.set(name, 'not a URL; write an origin such as https://api.kopokopo.com')
+    problems.set(name, `not a URL; write an origin such as ${LIVE_ORIGIN}`)
     return undefined
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {

@@ -29,15 +29,15 @@ export const readSecretFile: ReadSecretFile = path => {
 }
 
 // An operator may put the secret itself where its path belongs, and a base64
-// secret holds a / about half the time. A value is quoted back only when what
-// it names a file in exists, as a real path's directory does and a secret's
-// first part does not; never when that is the root or the working directory,
-// which every value with one leading / or none would name.
+// secret holds a / about half the time. A value is quoted back only when the
+// directory it names exists, as a real path's does and a secret's first part
+// does not; never when that is / or the working directory, which any value
+// with only a leading / or none at all names.
+const UNQUOTED = 'the file it names (not quoted, in case it is the secret itself)'
 const shown = (path: string): string => {
   const parent = dirname(path)
   return parent !== '/' && parent !== '.' && existsSync(parent) ? JSON.stringify(path) : UNQUOTED
 }
-const UNQUOTED = 'the file it names (not quoted, in case it is the secret itself)'
 
 /**
  * The environment with each `<NAME>_FILE` read into `<NAME>`. Surrounding
